@@ -1,0 +1,269 @@
+"""The ``calsync`` command line.
+
+This is the one place where errors become messages and exit codes: every
+command raises :class:`~calsync.errors.CalsyncError` subclasses, and
+:func:`main` prints ``calsync: error: …`` and returns the error's
+``exit_code`` — never a traceback for an expected failure.
+
+Exit codes: 0 success, 1 other calsync error, 2 bad input or usage, 3 bad
+configuration, 4 database problem, 5 calendar source problem, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from calsync import __version__
+from calsync.config import (
+    Config,
+    default_config_path,
+    load_config,
+    render_example,
+)
+from calsync.errors import CalsyncError, ConfigError, ConfigProblem, InputError
+from calsync.render import heatmap, progress_text
+from calsync.service import Calsync
+from calsync.service import open as open_calsync
+
+logger = logging.getLogger(__name__)
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def _load(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    if args.state_dir is not None:
+        config = config.model_copy(update={"state_dir": args.state_dir})
+    return config
+
+
+def _open(args: argparse.Namespace) -> Calsync:
+    return open_calsync(_load(args))
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a commented starter configuration."""
+    path: Path = args.path or args.config or default_config_path()
+    if path.exists() and not args.force:
+        raise InputError(f"{path} already exists; use --force to overwrite it")
+    zone = args.timezone or _local_zone()
+    text = render_example(timezone=zone)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # The file may later hold credentials: only its owner may read it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+    print(f"wrote {path} (time zone {zone}); edit it, then run: calsync config check {path}")
+    return 0
+
+
+def _local_zone() -> str:
+    try:
+        import tzlocal  # installed with APScheduler
+
+        name = tzlocal.get_localzone_name()
+    except Exception:  # any failure just means "not detectable here"
+        logger.debug("could not detect the local time zone", exc_info=True)
+        return "UTC"
+    return "UTC" if name in (None, "Etc/UTC", "Etc/Universal") else name
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """Validate a configuration file."""
+    path: Path | None = args.path or args.config
+    if path is None:
+        path = default_config_path()
+        if not path.exists():
+            raise ConfigError(
+                str(path), [ConfigProblem("<file>", "file not found (calsync init writes one)")]
+            )
+    config = load_config(path)
+    names = ", ".join(t.name for t in config.task_types) or "none"
+    print(f"{path}: OK (user {config.user.id}, {config.user.timezone}; task types: {names})")
+    return 0
+
+
+def cmd_config_example(args: argparse.Namespace) -> int:
+    """Print the documented example configuration."""
+    sys.stdout.write(render_example())
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print learning progress."""
+    with _open(args) as cs:
+        progress = cs.progress(args.user)
+        user = args.user or cs.config.user.id
+    if args.json:
+        print(json.dumps({"user": user, **progress.to_dict()}, indent=2))
+    else:
+        print(progress_text(progress, user))
+    return 0
+
+
+def cmd_heatmap(args: argparse.Namespace) -> int:
+    """Print a task type's habit array (or the energy array) as a week grid."""
+    with _open(args) as cs:
+        if args.task.lower() == "energy":
+            view, title = cs.energy(args.user), "energy"
+        else:
+            name = cs.task_type(args.task).name
+            view, title = cs.habit(name, args.user), name
+        zone = cs.timezone(args.user).key
+    print(
+        heatmap(
+            view.values,
+            f"{title}: {view.count} update(s), hours in {zone}",
+            _use_color(args.color),
+        )
+    )
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record one completion by hand."""
+    try:
+        start = datetime.fromisoformat(args.start)
+    except ValueError as err:
+        raise InputError(f"START must be an ISO date-time, got {args.start!r}") from err
+    with _open(args) as cs:
+        if start.tzinfo is None:
+            # A wall-clock time typed by a person means the user's own zone.
+            start = start.replace(tzinfo=cs.timezone(args.user))
+        result = cs.record_completion(
+            args.task, start, args.success, args.energy, user=args.user, key=args.key
+        )
+    print(f"{result.status}: {args.task} at {start.isoformat()} (slot {result.slot})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Simulate a few weeks of history and show what calsync learns from it."""
+    from calsync.demo import describe_choice, run_demo
+
+    config = _load(args)
+    with tempfile.TemporaryDirectory(prefix="calsync-demo-") as scratch:
+        state = args.state_dir or Path(scratch)
+        config = config.model_copy(update={"state_dir": state})
+        with open_calsync(config) as cs:
+            print(
+                f"calsync demo: {args.weeks} simulated week(s) for user {config.user.id} "
+                f"({config.user.timezone}), database {config.database_url()}"
+            )
+            result = run_demo(cs, weeks=args.weeks, seed=args.seed)
+            print(f"recorded {result.completions} completion(s)\n")
+            print(progress_text(cs.progress(), config.user.id))
+            first = config.task_types[0].name if config.task_types else None
+            if first:
+                print()
+                print(heatmap(cs.habit(first).values, f"{first} habit", _use_color(args.color)))
+            print("\nbest block next week:")
+            for name, choice in result.best_slots.items():
+                print(f"  {name}: {describe_choice(choice)}")
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog="calsync",
+        description=(
+            "Learns when you do each kind of work best and suggests blocks in your calendar."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"calsync {__version__}")
+    parser.add_argument(
+        "-c", "--config", type=Path, help="configuration file (default: %(default)s → XDG path)"
+    )
+    parser.add_argument("--state-dir", type=Path, help="override state_dir from the configuration")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("init", help="write a commented starter configuration")
+    p.add_argument("path", nargs="?", type=Path, help="where (default: --config or the XDG path)")
+    p.add_argument("--timezone", help="IANA time zone to put in [user] (default: this machine's)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=cmd_init)
+
+    config = sub.add_parser("config", help="check or show configuration")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    p = config_sub.add_parser("check", help="validate a configuration file")
+    p.add_argument(
+        "path", nargs="?", type=Path, help="file to check (default: --config or XDG path)"
+    )
+    p.set_defaults(func=cmd_config_check)
+    p = config_sub.add_parser("example", help="print the documented example configuration")
+    p.set_defaults(func=cmd_config_example)
+
+    p = sub.add_parser("status", help="show learning progress")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--user", help="user id (default: [user] id)")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("heatmap", help="show a task type's week as a coloured grid")
+    p.add_argument("task", metavar="TASK", help="task type name, or 'energy'")
+    p.add_argument("--user", help="user id (default: [user] id)")
+    p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    p.set_defaults(func=cmd_heatmap)
+
+    p = sub.add_parser("record", help="record a completed task by hand")
+    p.add_argument("task", metavar="TASK", help="task type name")
+    p.add_argument("start", metavar="START", help="ISO start, e.g. 2026-11-24T09:00 (local time)")
+    p.add_argument("--success", type=float, help="0-1 (default: learning.default_success)")
+    p.add_argument("--energy", type=float, help="energy afterwards, 0-1")
+    p.add_argument("--key", help="idempotency key (default: task type and start)")
+    p.add_argument("--user", help="user id (default: [user] id)")
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("demo", help="simulate weeks of history and show what calsync learns")
+    p.add_argument("--weeks", type=int, default=4, help="weeks of history (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default: %(default)s)")
+    p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CalsyncError as err:
+        print(f"calsync: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("calsync: interrupted", file=sys.stderr)
+        return 130

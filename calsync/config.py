@@ -1,0 +1,626 @@
+"""The one configuration schema: defaults, validation, documentation.
+
+Every key calsync reads is a field of a pydantic model below, with its default
+and its description. The same models
+
+* load and validate a TOML file (:func:`load_config`), reporting every problem
+  at once with its dotted key (:class:`calsync.errors.ConfigError`);
+* render the fully commented example (:func:`render_example`), which is what
+  ``config/calsync.example.toml`` holds and what ``calsync init`` writes;
+* provide the embedded default used when no configuration file exists.
+
+File location: ``--config PATH``, else ``$CONFIGURATION_DIRECTORY/config.toml``
+(set by systemd), else ``$XDG_CONFIG_HOME/calsync/config.toml``. State lives in
+``state_dir``, else ``$STATE_DIRECTORY`` (systemd), else
+``$XDG_STATE_HOME/calsync/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from calsync.errors import ConfigError, ConfigProblem
+from calsync.learning.habits import DAY_GROUPS, LearningParams, MergeParams
+from calsync.learning.planner import ScoringParams
+from calsync.learning.slots import DAY_NAMES
+from calsync.learning.windows import Window
+
+logger = logging.getLogger(__name__)
+
+APP_NAME = "calsync"
+CONFIG_FILE_NAME = "config.toml"
+DATABASE_FILE_NAME = "calsync.db"
+
+_DAY_WORDS = {name.lower(): i for i, name in enumerate(DAY_NAMES)}
+_TIME_RE = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class _Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class UserConfig(_Section):
+    """The person whose calendars calsync learns from."""
+
+    id: str = Field(
+        "me",
+        min_length=1,
+        max_length=200,
+        description="Identifier of the user in calsync's database.",
+    )
+    timezone: str = Field(
+        "UTC",
+        description=(
+            'IANA time zone of the user (e.g. "Europe/Berlin"). Weekly slots are read '
+            "on this wall clock, so learning follows daylight-saving changes."
+        ),
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown IANA time zone {value!r}") from err
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The user's time zone as a ``ZoneInfo``."""
+        return ZoneInfo(self.timezone)
+
+
+class StoreConfig(_Section):
+    """Where calsync keeps what it learns."""
+
+    url: str | None = Field(
+        None,
+        description=(
+            "SQLAlchemy database URL. Empty: a SQLite file calsync.db in the state "
+            'directory. PostgreSQL works too: "postgresql+psycopg://user@host/calsync".'
+        ),
+        json_schema_extra={"example": "sqlite:////var/lib/calsync/calsync.db"},
+    )
+    busy_timeout_ms: int = Field(
+        5000,
+        ge=0,
+        le=600_000,
+        description="SQLite: how long a writer waits for another one's lock, in milliseconds.",
+    )
+
+
+class LearningConfig(_Section):
+    """How behaviour updates the 168-slot habit and energy arrays."""
+
+    neutral_value: float = Field(
+        0.5, ge=0.0, le=1.0, description="Value every slot starts at before anything is learned."
+    )
+    base_learning_rate: float = Field(
+        0.2,
+        gt=0.0,
+        le=1.0,
+        description="Learning rate of the first completion: lr = base / (1 + count * decay).",
+    )
+    learning_rate_decay: float = Field(
+        0.05, ge=0.0, description="How fast the learning rate shrinks with each completion."
+    )
+    default_success: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="Success of a completion whose event carries no rating or marker.",
+    )
+    developing_after: int = Field(
+        10, ge=0, description='Total completions from which maturity is "developing".'
+    )
+    mature_after: int = Field(
+        50, ge=0, description='Total completions from which maturity is "mature".'
+    )
+    peak_slots: int = Field(
+        3, ge=1, le=168, description="How many peak slots status and heatmap show per task type."
+    )
+
+    @model_validator(mode="after")
+    def _ordered_thresholds(self) -> LearningConfig:
+        if self.mature_after < self.developing_after:
+            raise ValueError(
+                f"mature_after ({self.mature_after}) must not be below "
+                f"developing_after ({self.developing_after})"
+            )
+        return self
+
+    def params(self) -> LearningParams:
+        """The pure core's view of this section."""
+        return LearningParams(
+            base_rate=self.base_learning_rate, rate_decay=self.learning_rate_decay
+        )
+
+
+class ScoringConfig(_Section):
+    """How candidate blocks are scored and aligned."""
+
+    habit_weight: float = Field(0.6, ge=0.0, description="Weight of the task type's habit array.")
+    energy_weight: float = Field(0.4, ge=0.0, description="Weight of the user's energy array.")
+    alignment_minutes: int = Field(
+        15, ge=1, le=60, description="Blocks start on multiples of this many minutes (local time)."
+    )
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> ScoringConfig:
+        if self.habit_weight + self.energy_weight <= 0:
+            raise ValueError("habit_weight and energy_weight cannot both be 0")
+        if 60 % self.alignment_minutes:
+            raise ValueError(f"alignment_minutes must divide 60, got {self.alignment_minutes}")
+        return self
+
+    def params(self) -> ScoringParams:
+        """The pure core's view of this section."""
+        return ScoringParams(
+            habit_weight=self.habit_weight,
+            energy_weight=self.energy_weight,
+            alignment_minutes=self.alignment_minutes,
+        )
+
+
+class MergeConfig(_Section):
+    """How interpreter (LLM or rules) adjustments merge into the arrays."""
+
+    behavioural_weight: float = Field(
+        0.7, ge=0.0, le=1.0, description="Share of the learned (behavioural) value."
+    )
+    llm_weight: float = Field(
+        0.3, ge=0.0, le=1.0, description="Share of the value times the interpreter's modifier."
+    )
+    modifier_min: float = Field(
+        0.5, ge=0.0, description="Modifiers below this are clamped up to it."
+    )
+    modifier_max: float = Field(
+        1.5, ge=0.0, description="Modifiers above this are clamped down to it."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MergeConfig:
+        if abs(self.behavioural_weight + self.llm_weight - 1.0) > 1e-9:
+            raise ValueError(
+                f"behavioural_weight + llm_weight must be 1, got "
+                f"{self.behavioural_weight} + {self.llm_weight}"
+            )
+        if self.modifier_min > self.modifier_max:
+            raise ValueError(
+                f"modifier_min ({self.modifier_min}) is above modifier_max ({self.modifier_max})"
+            )
+        return self
+
+    def params(self) -> MergeParams:
+        """The pure core's view of this section."""
+        return MergeParams(
+            behavioural_weight=self.behavioural_weight,
+            llm_weight=self.llm_weight,
+            modifier_min=self.modifier_min,
+            modifier_max=self.modifier_max,
+        )
+
+
+def _parse_clock(value: str) -> time | None:
+    """Parse ``HH:MM``; ``24:00`` (end of day) is returned as ``None``."""
+    match = _TIME_RE.match(value)
+    if not match or (match.group(1) == "24" and match.group(2) != "00"):
+        raise ValueError(f"time must be HH:MM between 00:00 and 24:00, got {value!r}")
+    if match.group(1) == "24":
+        return None
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+class WindowConfig(_Section):
+    """A weekly window in which a task type may be scheduled."""
+
+    days: list[str] = Field(
+        ["weekdays"],
+        min_length=1,
+        description='Day names or groups: "all", "weekdays", "weekends", "monday"…',
+    )
+    start: str = Field("08:00", description="Local start time, HH:MM.")
+    end: str = Field("18:00", description="Local end time, HH:MM (24:00 for midnight).")
+
+    @field_validator("days")
+    @classmethod
+    def _known_days(cls, value: list[str]) -> list[str]:
+        normalized = [d.strip().lower() for d in value]
+        unknown = [d for d in normalized if d not in DAY_GROUPS and d not in _DAY_WORDS]
+        if unknown:
+            raise ValueError(f"unknown day(s) {unknown}; use all, weekdays, weekends or a day name")
+        return normalized
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        _parse_clock(value)
+        return value
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> WindowConfig:
+        start, end = _parse_clock(self.start), _parse_clock(self.end)
+        if start is None or (end is not None and end <= start):
+            raise ValueError(f"window start {self.start} must be before end {self.end}")
+        return self
+
+    def day_numbers(self) -> list[int]:
+        """Calsync day numbers (0 = Sunday) the window covers."""
+        days: set[int] = set()
+        for word in self.days:
+            days.update(DAY_GROUPS.get(word, (_DAY_WORDS.get(word, -1),)))
+        return sorted(days)
+
+    def window(self) -> Window:
+        """The pure core's view of this window."""
+        start = _parse_clock(self.start)
+        assert start is not None  # checked by the validator
+        return Window(days=tuple(self.day_numbers()), start=start, end=_parse_clock(self.end))
+
+
+class WeeklyTarget(_Section):
+    """How much of a task type the user wants per week: sessions or hours."""
+
+    sessions: int | None = Field(None, ge=0, le=100, description="Blocks per week.")
+    hours: float | None = Field(None, ge=0, le=168, description="Hours per week.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> WeeklyTarget:
+        if (self.sessions is None) == (self.hours is None):
+            raise ValueError("give exactly one of sessions or hours")
+        return self
+
+
+class TaskTypeConfig(_Section):
+    """A kind of work calsync learns about and schedules."""
+
+    name: str = Field(..., min_length=1, max_length=100, description="Name shown everywhere.")
+    keywords: list[str] = Field(
+        [], description="Case-insensitive words; an event whose title contains one matches."
+    )
+    regex: str | None = Field(
+        None,
+        description="Case-insensitive regular expression searched in the event title.",
+        json_schema_extra={"example": "\\b(code|coding|dev)\\b"},
+    )
+    calendars: list[str] = Field(
+        [], description="If set, only events from these calendars (names or ids) match."
+    )
+    colors: list[str] = Field(
+        [], description="If set, only events with one of these colours match."
+    )
+    categories: list[str] = Field(
+        [], description="If set, only events carrying one of these categories match."
+    )
+    block_minutes: int = Field(
+        60, ge=15, le=720, description="Default length of a suggested block, in minutes."
+    )
+    weekly_target: WeeklyTarget = Field(
+        WeeklyTarget(sessions=3), description="Sessions or hours wanted per week."
+    )
+    windows: list[WindowConfig] = Field(
+        [WindowConfig()], description="When blocks of this type may be placed."
+    )
+    max_per_day: int | None = Field(
+        None, ge=1, le=24, description="At most this many blocks of this type on one day."
+    )
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise ValueError(f"invalid regular expression: {err}") from err
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_rule(self) -> TaskTypeConfig:
+        if not (self.keywords or self.regex or self.calendars or self.colors or self.categories):
+            raise ValueError(
+                "give at least one matching rule (keywords, regex, calendars, colors or categories)"
+            )
+        return self
+
+
+_STATE_DIR_EXAMPLE = "/var/lib/calsync"
+
+
+class Config(_Section):
+    """The whole calsync configuration."""
+
+    state_dir: Path | None = Field(
+        None,
+        description=(
+            "Where calsync keeps its database and tokens. Empty: $STATE_DIRECTORY "
+            "(systemd), else $XDG_STATE_HOME/calsync."
+        ),
+        json_schema_extra={"example": _STATE_DIR_EXAMPLE},
+    )
+    user: UserConfig = Field(UserConfig(), description="The person whose calendars calsync reads.")
+    store: StoreConfig = Field(StoreConfig(), description="Database.")
+    learning: LearningConfig = Field(LearningConfig(), description="Behavioural learning.")
+    scoring: ScoringConfig = Field(ScoringConfig(), description="Slot scoring.")
+    merge: MergeConfig = Field(MergeConfig(), description="Interpreter adjustment merge.")
+    task_types: list[TaskTypeConfig] = Field([], description="The kinds of work to learn and plan.")
+
+    @model_validator(mode="after")
+    def _unique_task_names(self) -> Config:
+        seen: set[str] = set()
+        for task in self.task_types:
+            key = task.name.casefold()
+            if key in seen:
+                raise ValueError(f"task type {task.name!r} is defined twice")
+            seen.add(key)
+        return self
+
+    def task_type(self, name: str) -> TaskTypeConfig | None:
+        """Return the task type called ``name`` (case-insensitive), if any."""
+        for task in self.task_types:
+            if task.name.casefold() == name.casefold():
+                return task
+        return None
+
+    def resolved_state_dir(self) -> Path:
+        """The state directory this configuration points at (not created here)."""
+        return resolve_state_dir(self.state_dir)
+
+    def database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the state directory."""
+        if self.store.url:
+            return self.store.url
+        return f"sqlite:///{self.resolved_state_dir() / DATABASE_FILE_NAME}"
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def default_config_path() -> Path:
+    """``$CONFIGURATION_DIRECTORY/config.toml`` under systemd, else the XDG path."""
+    systemd_dir = os.environ.get("CONFIGURATION_DIRECTORY")
+    if systemd_dir:
+        # systemd may list several directories separated by ':'; the first is ours.
+        return Path(systemd_dir.split(":")[0]) / CONFIG_FILE_NAME
+    return Path(platformdirs.user_config_dir(APP_NAME)) / CONFIG_FILE_NAME
+
+
+def resolve_state_dir(configured: Path | None = None) -> Path:
+    """The state directory: configured, else ``$STATE_DIRECTORY``, else XDG state."""
+    if configured is not None:
+        return configured.expanduser()
+    systemd_dir = os.environ.get("STATE_DIRECTORY")
+    if systemd_dir:
+        return Path(systemd_dir.split(":")[0])
+    return Path(platformdirs.user_state_dir(APP_NAME))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if key else str(part)
+    return key or "<file>"
+
+
+def _problems(err: ValidationError) -> list[ConfigProblem]:
+    problems = []
+    for item in err.errors(include_url=False):
+        loc = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling and section)"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        problems.append(ConfigProblem(_key_of(loc), message))
+    return problems
+
+
+def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
+    """Validate an already-parsed TOML mapping.
+
+    Raises:
+        ConfigError: listing every problem with its key.
+
+    """
+    try:
+        return Config.model_validate(dict(data))
+    except ValidationError as err:
+        raise ConfigError(source, _problems(err)) from err
+
+
+def parse_config_text(text: str, source: str = "<config>") -> Config:
+    """Parse and validate TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(source, [ConfigProblem("<file>", f"not valid TOML: {err}")]) from err
+    return parse_config(data, source)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load the configuration.
+
+    Args:
+        path: An explicit file (``--config``); it must exist. ``None`` looks at
+            :func:`default_config_path` and falls back to the embedded default
+            when nothing is there.
+
+    Raises:
+        ConfigError: for a missing explicit file, unreadable file, bad TOML or
+            invalid values (all listed at once).
+
+    """
+    if path is None:
+        candidate = default_config_path()
+        if not candidate.exists():
+            logger.info(
+                "no configuration at %s: using the embedded default (`calsync init` writes one)",
+                candidate,
+            )
+            return embedded_default()
+        path = candidate
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ConfigError(str(path), [ConfigProblem("<file>", "file not found")]) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(str(path), [ConfigProblem("<file>", f"cannot read: {err}")]) from err
+    return parse_config_text(text, str(path))
+
+
+# --------------------------------------------------------------------------- the example
+
+#: Task types of the documented example and of the embedded default.
+EXAMPLE_TASK_TYPES: list[dict[str, Any]] = [
+    {
+        "name": "Deep Coding",
+        "keywords": ["deep work", "coding", "focus"],
+        "regex": "\\b(dev|hack)\\b",
+        "block_minutes": 120,
+        "weekly_target": {"sessions": 4},
+        "windows": [{"days": ["weekdays"], "start": "08:00", "end": "18:00"}],
+        "max_per_day": 1,
+    },
+    {
+        "name": "Email",
+        "keywords": ["email", "inbox"],
+        "block_minutes": 30,
+        "weekly_target": {"sessions": 5},
+        "windows": [{"days": ["weekdays"], "start": "08:00", "end": "18:00"}],
+        "max_per_day": 2,
+    },
+    {
+        "name": "Exercise",
+        "keywords": ["gym", "run", "exercise", "yoga"],
+        "categories": [],
+        "block_minutes": 60,
+        "weekly_target": {"hours": 3},
+        "windows": [
+            {"days": ["weekdays"], "start": "06:00", "end": "09:00"},
+            {"days": ["weekdays"], "start": "17:00", "end": "21:00"},
+            {"days": ["weekends"], "start": "08:00", "end": "18:00"},
+        ],
+        "max_per_day": 1,
+    },
+]
+
+
+def embedded_default() -> Config:
+    """The configuration used when no file exists: defaults plus the example task types."""
+    return parse_config({"task_types": EXAMPLE_TASK_TYPES}, "<embedded default>")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str | Path):
+        # JSON string escapes are valid TOML basic-string escapes.
+        return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None)
+        return "{ " + inner + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _comment(text: str, indent: str = "") -> list[str]:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + len(word) + 1 > 78:
+            lines.append(f"{indent}# {line}")
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(f"{indent}# {line}")
+    return lines
+
+
+def _field_lines(model: type[BaseModel], values: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for name, info in model.model_fields.items():
+        if name not in values:
+            continue
+        lines += _comment(info.description or "")
+        value = values[name]
+        if value is None:
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            example = extra.get("example")
+            lines.append(f"# {name} = {_toml_value(example)}" if example else f"# {name} =")
+        else:
+            lines.append(f"{name} = {_toml_value(value)}")
+    return lines
+
+
+def render_example(timezone: str | None = None) -> str:
+    """Render the fully commented example configuration from the schema.
+
+    Args:
+        timezone: Put this IANA zone in ``[user]`` instead of the default
+            (``calsync init`` passes the machine's zone).
+
+    """
+    defaults = Config().model_dump(mode="json")
+    if timezone:
+        defaults["user"]["timezone"] = timezone
+    out = [
+        "# calsync configuration.",
+        "#",
+        "# Every key is optional and shows its default; `calsync config check FILE`",
+        "# validates a file. Generated from calsync's configuration schema.",
+        "",
+    ]
+    out += _comment(Config.model_fields["state_dir"].description or "")
+    out.append(f"# state_dir = {_toml_value(_STATE_DIR_EXAMPLE)}")
+    section_models: dict[str, type[BaseModel]] = {
+        "user": UserConfig,
+        "store": StoreConfig,
+        "learning": LearningConfig,
+        "scoring": ScoringConfig,
+        "merge": MergeConfig,
+    }
+    for section, model in section_models.items():
+        out += ["", f"[{section}]"]
+        out += _comment(model.__doc__ or "")
+        out += _field_lines(model, defaults[section])
+    out += [""]
+    out += _comment(
+        "Task types: one [[task_types]] table each. An event matches a task type when its "
+        "title contains a keyword or matches the regex, and (where given) its calendar, colour "
+        "and category match too. Windows say when blocks may be placed; weekly_target takes "
+        "either sessions or hours."
+    )
+    for raw in EXAMPLE_TASK_TYPES:
+        task = TaskTypeConfig.model_validate(raw).model_dump(mode="json")
+        out += ["", "[[task_types]]"]
+        out += _field_lines(TaskTypeConfig, {k: v for k, v in task.items() if k != "windows"})
+        for window in task["windows"]:
+            out += ["", "[[task_types.windows]]"]
+            out += _field_lines(WindowConfig, window)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,50 @@
+"""The pure learning and planning core.
+
+Nothing in this package performs I/O or imports an SDK: it maps local times to
+weekly slots, updates the 168-slot habit and energy arrays, merges LLM
+adjustments, scores and picks slots, and summarises learning progress. Every
+function takes its inputs explicitly (arrays, parameters, time zones) so the
+core can be tested with plain values and frozen time.
+"""
+
+from calsync.learning.habits import (
+    Adjustment,
+    LearningParams,
+    MergeParams,
+    apply_adjustments,
+    behavioural_update,
+    learning_rate,
+    neutral_array,
+)
+from calsync.learning.planner import Period, SlotChoice, find_optimal_slot, slot_scores
+from calsync.learning.progress import LearningProgress, TaskProgress, learning_progress, maturity
+from calsync.learning.slots import (
+    DAY_NAMES,
+    SLOTS_PER_WEEK,
+    get_weekly_index,
+    slot_label,
+    slot_of,
+)
+
+__all__ = [
+    "DAY_NAMES",
+    "SLOTS_PER_WEEK",
+    "Adjustment",
+    "LearningParams",
+    "LearningProgress",
+    "MergeParams",
+    "Period",
+    "SlotChoice",
+    "TaskProgress",
+    "apply_adjustments",
+    "behavioural_update",
+    "find_optimal_slot",
+    "get_weekly_index",
+    "learning_progress",
+    "learning_rate",
+    "maturity",
+    "neutral_array",
+    "slot_label",
+    "slot_of",
+    "slot_scores",
+]

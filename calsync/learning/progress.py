@@ -1,0 +1,118 @@
+"""Learning progress: maturity, peak slots and best day per task type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from calsync.learning.habits import WeeklyArray, _check_array
+from calsync.learning.slots import DAY_NAMES, slot_label
+
+# Differences smaller than this are float noise, not something learned.
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """What calsync has learned about one task type.
+
+    Attributes:
+        task_type: The task type's name.
+        completion_count: Completions learned from.
+        peak_slots: The best slots above neutral, best first (``"Tuesday 09:00"``).
+        peak_values: Habit values of ``peak_slots``.
+        best_day: The day with the highest mean habit, or ``None`` while all are equal.
+
+    """
+
+    task_type: str
+    completion_count: int
+    peak_slots: list[str] = field(default_factory=list)
+    peak_values: list[float] = field(default_factory=list)
+    best_day: str | None = None
+
+
+@dataclass(frozen=True)
+class LearningProgress:
+    """A user's learning progress across task types."""
+
+    total_completions: int
+    maturity: str
+    tasks: list[TaskProgress]
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready dict."""
+        return {
+            "total_completions": self.total_completions,
+            "maturity": self.maturity,
+            "tasks": [
+                {
+                    "task_type": t.task_type,
+                    "completion_count": t.completion_count,
+                    "peak_slots": t.peak_slots,
+                    "peak_values": t.peak_values,
+                    "best_day": t.best_day,
+                }
+                for t in self.tasks
+            ],
+        }
+
+
+def maturity(total_completions: int, developing_after: int, mature_after: int) -> str:
+    """Return ``bootstrap``, ``developing`` or ``mature`` for a completion count."""
+    if total_completions >= mature_after:
+        return "mature"
+    if total_completions >= developing_after:
+        return "developing"
+    return "bootstrap"
+
+
+def task_progress(
+    name: str, habit: WeeklyArray, completion_count: int, neutral: float = 0.5, peaks: int = 3
+) -> TaskProgress:
+    """Summarise one task type's habit array."""
+    _check_array(habit)
+    order = sorted(range(len(habit)), key=lambda i: (-habit[i], i))
+    top = [i for i in order if habit[i] > neutral + _EPSILON][:peaks]
+    daily = habit.reshape(7, 24).mean(axis=1)
+    best_day = None
+    if float(daily.max() - daily.min()) > _EPSILON:
+        best_day = DAY_NAMES[int(np.argmax(daily))]
+    return TaskProgress(
+        task_type=name,
+        completion_count=completion_count,
+        peak_slots=[slot_label(i) for i in top],
+        peak_values=[round(float(habit[i]), 4) for i in top],
+        best_day=best_day,
+    )
+
+
+def learning_progress(
+    habits: Mapping[str, tuple[WeeklyArray, int]],
+    developing_after: int,
+    mature_after: int,
+    neutral: float = 0.5,
+    peaks: int = 3,
+) -> LearningProgress:
+    """Summarise every task type's array and the user's overall maturity.
+
+    Args:
+        habits: Task type name → (habit array, completion count).
+        developing_after: Total completions from which the user is ``developing``.
+        mature_after: Total completions from which the user is ``mature``.
+        neutral: The arrays' neutral value; only slots above it are peaks.
+        peaks: How many peak slots to list per task type.
+
+    """
+    tasks = [
+        task_progress(name, array, count, neutral=neutral, peaks=peaks)
+        for name, (array, count) in habits.items()
+    ]
+    total = sum(t.completion_count for t in tasks)
+    return LearningProgress(
+        total_completions=total,
+        maturity=maturity(total, developing_after, mature_after),
+        tasks=tasks,
+    )

@@ -1,0 +1,62 @@
+"""Text rendering for the terminal: the 7 × 24 heatmap and progress summaries.
+
+Pure functions from values to strings; the command line decides where they go.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calsync.learning.progress import LearningProgress
+from calsync.learning.slots import DAY_NAMES
+
+# 256-colour palette from low (red) through neutral (yellow) to high (green).
+_PALETTE = [196, 202, 208, 214, 220, 226, 190, 154, 118, 82, 46]
+# Without colour, darker characters mean higher values.
+_SHADES = " .:-=+*#%@"
+
+
+def _cell(value: float, color: bool) -> str:
+    value = min(1.0, max(0.0, float(value)))
+    if color:
+        code = _PALETTE[round(value * (len(_PALETTE) - 1))]
+        return f"\x1b[48;5;{code}m  \x1b[0m"
+    char = _SHADES[min(len(_SHADES) - 1, int(value * len(_SHADES)))]
+    return char * 2
+
+
+def heatmap(values: np.ndarray, title: str, color: bool) -> str:
+    """Render a 168-slot array as a week grid (rows Sunday…Saturday, columns 00…23).
+
+    The shades are stretched between the array's minimum and maximum so that
+    early, small differences are visible; the legend gives both values.
+    """
+    grid = np.asarray(values, dtype=float).reshape(7, 24)
+    low, high = float(grid.min()), float(grid.max())
+    spread = high - low
+    scaled = (grid - low) / spread if spread > 1e-9 else np.full_like(grid, 0.5)
+    lines = [title, "      " + "".join(f"{h:<2d}" if h % 3 == 0 else "  " for h in range(24))]
+    for day in range(7):
+        cells = "".join(_cell(v, color) for v in scaled[day])
+        lines.append(f"{DAY_NAMES[day][:3]:<5} {cells}")
+    legend = "".join(_cell(v, color) for v in np.linspace(0, 1, 6))
+    lines.append(f"      {low:.2f} {legend} {high:.2f}")
+    return "\n".join(lines)
+
+
+def progress_text(progress: LearningProgress, user: str) -> str:
+    """Render learning progress as a few readable lines."""
+    lines = [
+        f"user {user}: {progress.total_completions} completion(s) learned, "
+        f"maturity {progress.maturity}"
+    ]
+    for task in progress.tasks:
+        peaks = ", ".join(
+            f"{slot} ({value:.2f})"
+            for slot, value in zip(task.peak_slots, task.peak_values, strict=True)
+        )
+        lines.append(
+            f"  {task.task_type}: {task.completion_count} completion(s); "
+            f"best day {task.best_day or '—'}; peaks {peaks or '— (nothing learned yet)'}"
+        )
+    return "\n".join(lines)

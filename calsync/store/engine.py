@@ -1,0 +1,140 @@
+"""Database engine set-up and schema migrations.
+
+SQLite (the default) is opened in WAL mode with a busy timeout, and every
+write transaction starts with ``BEGIN IMMEDIATE``: the write lock is taken
+before the first read, so two processes doing read-modify-write on the same
+array serialise instead of losing an update. Read-only transactions use a
+plain deferred ``BEGIN``. Other databases (PostgreSQL) get their driver's
+defaults and row locks (``SELECT … FOR UPDATE``) from the store.
+
+The schema is versioned with Alembic and upgraded at start-up; a database
+whose revision this calsync does not know was written by a newer version and
+is refused with :class:`~calsync.errors.SchemaTooNewError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from calsync.errors import SchemaTooNewError, StoreError
+
+logger = logging.getLogger(__name__)
+
+#: Execution option that marks a connection's transaction as read-only.
+READ_ONLY = "calsync_read_only"
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _prepare_sqlite(engine: Engine, busy_timeout_ms: int, in_memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not pysqlite, decide how transactions start.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def create_store_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
+    """Create an engine for ``url``; a SQLite file's directory is created (mode 0700).
+
+    ``sqlite://`` (no path) is an in-memory database shared by every use of
+    the returned engine, which is what tests and simulations use.
+
+    Raises:
+        StoreError: for an unusable URL or a directory that cannot be created.
+
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as err:
+        raise StoreError(f"invalid database URL {url!r}: {err}") from err
+    if parsed.get_backend_name() != "sqlite":
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError) as err:
+            raise StoreError(f"cannot use database {parsed.render_as_string()}: {err}") from err
+
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": busy_timeout_ms / 1000}}
+    if in_memory:
+        kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        directory = Path(database).expanduser().resolve().parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as err:
+            raise StoreError(f"cannot create the database directory {directory}: {err}") from err
+    engine = create_engine(parsed, **kwargs)
+    _prepare_sqlite(engine, busy_timeout_ms, in_memory)
+    return engine
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this calsync knows."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision a database is at (``None`` for an empty database)."""
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the database schema to the newest revision.
+
+    Raises:
+        SchemaTooNewError: the database is at a revision this calsync does not know.
+        StoreError: the database cannot be read or migrated.
+
+    """
+    cfg = _alembic_config()
+    script = ScriptDirectory.from_config(cfg)
+    known = {rev.revision for rev in script.walk_revisions()}
+    try:
+        current = current_revision(engine)
+        if current is not None and current not in known:
+            raise SchemaTooNewError(
+                f"the database is at schema revision {current!r}, which this calsync "
+                f"(knows up to {script.get_current_head()!r}) does not know: it was written by "
+                "a newer calsync. Upgrade calsync, or point store.url at another database."
+            )
+        if current == script.get_current_head():
+            return
+        logger.info("migrating database schema from %s to %s", current, script.get_current_head())
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except SQLAlchemyError as err:
+        raise StoreError(f"cannot migrate the database: {err}") from err

@@ -1,0 +1,1 @@
+"""Alembic migrations of calsync's schema (run by calsync.store.engine.migrate)."""

@@ -1,0 +1,459 @@
+"""The store: calsync's data access, one transaction at a time.
+
+:class:`Store` owns an engine; :meth:`Store.write` and :meth:`Store.read`
+hand out a :class:`StoreTx`, whose methods read and write rows inside that one
+transaction. The store holds no learning logic: :mod:`calsync.service`
+computes new arrays with the pure core and saves them through a ``StoreTx``.
+SQLAlchemy errors are translated into :class:`~calsync.errors.StoreError`
+here, at the adapter boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from calsync.errors import CalsyncError, StoreError
+from calsync.learning.habits import neutral_array
+from calsync.store import tables as t
+from calsync.store.engine import READ_ONLY, create_store_engine, migrate
+
+
+@dataclass(frozen=True)
+class UpdateRow:
+    """One row of the behavioural update log."""
+
+    seq: int
+    idempotency_key: str
+    user_id: str
+    task_type_id: int | None
+    kind: str
+    occurred_at: datetime | None
+    slot: int | None
+    success: float | None
+    energy_after: float | None
+    adjustments: list[dict[str, Any]] | None
+    revision: int
+
+
+@dataclass(frozen=True)
+class InsightRow:
+    """A stored qualitative insight."""
+
+    id: int
+    user_id: str
+    kind: str
+    text: str
+    confidence: str
+    meta: dict[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncStateRow:
+    """What calsync remembers about one calendar source between polls."""
+
+    source: str
+    cursor: str | None
+    last_success_at: datetime | None
+    last_attempt_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    needs_reauth: bool
+
+
+def insight_fingerprint(kind: str, text: str) -> str:
+    """A stable fingerprint of an insight; the same words are never stored twice."""
+    normalized = " ".join(text.casefold().split())
+    return hashlib.sha256(f"{kind}\0{normalized}".encode()).hexdigest()
+
+
+class StoreTx:
+    """Data access inside one open transaction (see :meth:`Store.write`)."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    # ------------------------------------------------------------------ users and task types
+
+    def ensure_user(self, user_id: str, timezone: str, now: datetime) -> None:
+        """Create the user, or update its time zone when it changed."""
+        row = self._conn.execute(select(t.users.c.timezone).where(t.users.c.id == user_id)).first()
+        if row is None:
+            self._conn.execute(
+                insert(t.users).values(id=user_id, timezone=timezone, created_at=now)
+            )
+        elif row.timezone != timezone:
+            self._conn.execute(
+                update(t.users).where(t.users.c.id == user_id).values(timezone=timezone)
+            )
+
+    def user_timezone(self, user_id: str) -> str | None:
+        """The user's IANA time zone, or ``None`` for an unknown user."""
+        return self._conn.execute(
+            select(t.users.c.timezone).where(t.users.c.id == user_id)
+        ).scalar_one_or_none()
+
+    def users(self) -> dict[str, str]:
+        """Every user id with its time zone."""
+        return {r.id: r.timezone for r in self._conn.execute(select(t.users))}
+
+    def ensure_task_type(self, name: str, now: datetime) -> int:
+        """Return the id of task type ``name``, creating it when new."""
+        found = self.task_type_id(name)
+        if found is not None:
+            return found
+        result = self._conn.execute(insert(t.task_types).values(name=name, created_at=now))
+        return int(result.inserted_primary_key[0])
+
+    def task_type_id(self, name: str) -> int | None:
+        """The id of task type ``name``, or ``None``."""
+        return self._conn.execute(
+            select(t.task_types.c.id).where(t.task_types.c.name == name)
+        ).scalar_one_or_none()
+
+    def task_type_names(self) -> dict[int, str]:
+        """Every task type id with its name."""
+        return {r.id: r.name for r in self._conn.execute(select(t.task_types))}
+
+    # ------------------------------------------------------------------ arrays
+
+    def load_habit(self, user_id: str, task_type_id: int, neutral: float) -> tuple[np.ndarray, int]:
+        """The habit array and completion count (neutral and 0 when none is stored).
+
+        On databases with row locks the row is locked for the rest of the transaction.
+        """
+        row = self._conn.execute(
+            select(t.habit_arrays.c.slots, t.habit_arrays.c.completion_count)
+            .where(
+                t.habit_arrays.c.user_id == user_id,
+                t.habit_arrays.c.task_type_id == task_type_id,
+            )
+            .with_for_update()
+        ).first()
+        if row is None:
+            return neutral_array(neutral), 0
+        return t.blob_to_array(row.slots), int(row.completion_count)
+
+    def save_habit(
+        self, user_id: str, task_type_id: int, array: np.ndarray, count: int, now: datetime
+    ) -> None:
+        """Insert or replace a habit array."""
+        values = {"slots": t.array_to_blob(array), "completion_count": count, "updated_at": now}
+        result = self._conn.execute(
+            update(t.habit_arrays)
+            .where(
+                t.habit_arrays.c.user_id == user_id,
+                t.habit_arrays.c.task_type_id == task_type_id,
+            )
+            .values(**values)
+        )
+        if result.rowcount == 0:
+            self._conn.execute(
+                insert(t.habit_arrays).values(user_id=user_id, task_type_id=task_type_id, **values)
+            )
+
+    def load_energy(self, user_id: str, neutral: float) -> tuple[np.ndarray, int]:
+        """The user's energy array and update count (neutral and 0 when none is stored)."""
+        row = self._conn.execute(
+            select(t.energy_arrays.c.slots, t.energy_arrays.c.update_count)
+            .where(t.energy_arrays.c.user_id == user_id)
+            .with_for_update()
+        ).first()
+        if row is None:
+            return neutral_array(neutral), 0
+        return t.blob_to_array(row.slots), int(row.update_count)
+
+    def save_energy(self, user_id: str, array: np.ndarray, count: int, now: datetime) -> None:
+        """Insert or replace the user's energy array."""
+        values = {"slots": t.array_to_blob(array), "update_count": count, "updated_at": now}
+        result = self._conn.execute(
+            update(t.energy_arrays).where(t.energy_arrays.c.user_id == user_id).values(**values)
+        )
+        if result.rowcount == 0:
+            self._conn.execute(insert(t.energy_arrays).values(user_id=user_id, **values))
+
+    def habits(self, user_id: str) -> dict[int, tuple[np.ndarray, int]]:
+        """Every stored habit array of a user, by task type id."""
+        rows = self._conn.execute(select(t.habit_arrays).where(t.habit_arrays.c.user_id == user_id))
+        return {r.task_type_id: (t.blob_to_array(r.slots), int(r.completion_count)) for r in rows}
+
+    # ------------------------------------------------------------------ the update log
+
+    def find_update(self, key: str) -> UpdateRow | None:
+        """The log row with this idempotency key, if any."""
+        row = self._conn.execute(
+            select(t.behaviour_updates).where(t.behaviour_updates.c.idempotency_key == key)
+        ).first()
+        return _update_row(row) if row is not None else None
+
+    def insert_update(
+        self,
+        *,
+        key: str,
+        user_id: str,
+        task_type_id: int | None,
+        kind: str,
+        now: datetime,
+        occurred_at: datetime | None = None,
+        slot: int | None = None,
+        success: float | None = None,
+        energy_after: float | None = None,
+        adjustments: list[dict[str, Any]] | None = None,
+    ) -> int:
+        """Append a row to the update log; return its sequence number."""
+        result = self._conn.execute(
+            insert(t.behaviour_updates).values(
+                idempotency_key=key,
+                user_id=user_id,
+                task_type_id=task_type_id,
+                kind=kind,
+                occurred_at=occurred_at,
+                slot=slot,
+                success=success,
+                energy_after=energy_after,
+                adjustments=adjustments,
+                revision=1,
+                recorded_at=now,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def revise_update(
+        self,
+        old: UpdateRow,
+        *,
+        task_type_id: int,
+        occurred_at: datetime,
+        slot: int,
+        success: float,
+        energy_after: float | None,
+        now: datetime,
+    ) -> None:
+        """Replace a completion's values, keeping the old ones in the history table."""
+        self._conn.execute(
+            insert(t.behaviour_update_history).values(
+                update_seq=old.seq,
+                revision=old.revision,
+                task_type_id=old.task_type_id,
+                slot=old.slot,
+                success=old.success,
+                energy_after=old.energy_after,
+                replaced_at=now,
+            )
+        )
+        self._conn.execute(
+            update(t.behaviour_updates)
+            .where(t.behaviour_updates.c.seq == old.seq)
+            .values(
+                task_type_id=task_type_id,
+                occurred_at=occurred_at,
+                slot=slot,
+                success=success,
+                energy_after=energy_after,
+                revision=old.revision + 1,
+            )
+        )
+
+    def updates_for_habit(self, user_id: str, task_type_id: int) -> list[UpdateRow]:
+        """Every log row that shaped one habit array, in the order it arrived."""
+        rows = self._conn.execute(
+            select(t.behaviour_updates)
+            .where(
+                t.behaviour_updates.c.user_id == user_id,
+                t.behaviour_updates.c.task_type_id == task_type_id,
+            )
+            .order_by(t.behaviour_updates.c.seq)
+        )
+        return [_update_row(r) for r in rows]
+
+    def updates_for_energy(self, user_id: str) -> list[UpdateRow]:
+        """Every log row that shaped the user's energy array, in the order it arrived."""
+        c = t.behaviour_updates.c
+        rows = self._conn.execute(
+            select(t.behaviour_updates)
+            .where(
+                c.user_id == user_id,
+                or_(
+                    and_(c.kind == "completion", c.energy_after.is_not(None)),
+                    and_(c.kind == "adjustment", c.task_type_id.is_(None)),
+                ),
+            )
+            .order_by(c.seq)
+        )
+        return [_update_row(r) for r in rows]
+
+    def count_updates(self, user_id: str | None = None, kind: str | None = None) -> int:
+        """How many log rows exist (optionally of one user and kind)."""
+        query = select(func.count()).select_from(t.behaviour_updates)
+        if user_id is not None:
+            query = query.where(t.behaviour_updates.c.user_id == user_id)
+        if kind is not None:
+            query = query.where(t.behaviour_updates.c.kind == kind)
+        return int(self._conn.execute(query).scalar_one())
+
+    def update_history(self, key: str) -> list[dict[str, Any]]:
+        """Earlier values of a corrected update, oldest first."""
+        h = t.behaviour_update_history
+        rows = self._conn.execute(
+            select(h)
+            .join(t.behaviour_updates, t.behaviour_updates.c.seq == h.c.update_seq)
+            .where(t.behaviour_updates.c.idempotency_key == key)
+            .order_by(h.c.revision)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    # ------------------------------------------------------------------ insights
+
+    def add_insight(
+        self,
+        user_id: str,
+        kind: str,
+        text: str,
+        now: datetime,
+        confidence: str = "medium",
+        meta: dict[str, Any] | None = None,
+    ) -> bool:
+        """Store an insight; return ``False`` when the same one is already stored."""
+        fingerprint = insight_fingerprint(kind, text)
+        exists = self._conn.execute(
+            select(t.insights.c.id).where(
+                t.insights.c.user_id == user_id, t.insights.c.fingerprint == fingerprint
+            )
+        ).first()
+        if exists is not None:
+            return False
+        self._conn.execute(
+            insert(t.insights).values(
+                user_id=user_id,
+                kind=kind,
+                text=text,
+                confidence=confidence,
+                fingerprint=fingerprint,
+                meta=meta,
+                created_at=now,
+            )
+        )
+        return True
+
+    def insights(self, user_id: str) -> list[InsightRow]:
+        """A user's insights, oldest first."""
+        rows = self._conn.execute(
+            select(t.insights).where(t.insights.c.user_id == user_id).order_by(t.insights.c.id)
+        )
+        return [
+            InsightRow(
+                id=r.id,
+                user_id=r.user_id,
+                kind=r.kind,
+                text=r.text,
+                confidence=r.confidence,
+                meta=r.meta,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ sync state
+
+    def sync_state(self, source: str) -> SyncStateRow | None:
+        """What is remembered about a source, or ``None`` before its first poll."""
+        row = self._conn.execute(
+            select(t.sync_state).where(t.sync_state.c.source == source)
+        ).first()
+        if row is None:
+            return None
+        return SyncStateRow(**row._mapping)
+
+    def save_sync_state(self, state: SyncStateRow) -> None:
+        """Insert or replace a source's sync state."""
+        values = {k: v for k, v in state.__dict__.items() if k != "source"}
+        result = self._conn.execute(
+            update(t.sync_state).where(t.sync_state.c.source == state.source).values(**values)
+        )
+        if result.rowcount == 0:
+            self._conn.execute(insert(t.sync_state).values(source=state.source, **values))
+
+
+def _update_row(row: Any) -> UpdateRow:
+    m = row._mapping
+    return UpdateRow(
+        seq=m["seq"],
+        idempotency_key=m["idempotency_key"],
+        user_id=m["user_id"],
+        task_type_id=m["task_type_id"],
+        kind=m["kind"],
+        occurred_at=m["occurred_at"],
+        slot=m["slot"],
+        success=m["success"],
+        energy_after=m["energy_after"],
+        adjustments=m["adjustments"],
+        revision=m["revision"],
+    )
+
+
+class Store:
+    """A calsync database: open it, then work inside :meth:`write` or :meth:`read`."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str, busy_timeout_ms: int = 5000) -> Store:
+        """Open (creating and migrating as needed) the database at ``url``.
+
+        Raises:
+            SchemaTooNewError: the database was written by a newer calsync.
+            StoreError: it cannot be opened or migrated.
+
+        """
+        engine = create_store_engine(url, busy_timeout_ms)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tools and tests)."""
+        return self._engine
+
+    def close(self) -> None:
+        """Release every connection."""
+        self._engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[StoreTx]:
+        """A read-modify-write transaction (``BEGIN IMMEDIATE`` on SQLite).
+
+        Commits when the block ends, rolls back when it raises.
+        """
+        try:
+            with self._engine.begin() as conn:
+                yield StoreTx(conn)
+        except CalsyncError:
+            raise
+        except SQLAlchemyError as err:
+            raise StoreError(f"database write failed: {err}") from err
+
+    @contextmanager
+    def read(self) -> Iterator[StoreTx]:
+        """A read-only transaction; it takes no write lock."""
+        try:
+            conn = self._engine.connect().execution_options(**{READ_ONLY: True})
+            with conn, conn.begin():
+                yield StoreTx(conn)
+        except CalsyncError:
+            raise
+        except SQLAlchemyError as err:
+            raise StoreError(f"database read failed: {err}") from err
