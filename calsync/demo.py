@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from calsync.learning.planner import SlotChoice
 from calsync.learning.slots import calsync_day
@@ -56,11 +56,12 @@ def run_demo(cs: Calsync, weeks: int = 4, seed: int = 7) -> DemoResult:
             # Roughly one session in three possible windows actually happened.
             if rng.random() > 0.35:
                 continue
-            latest = period.end - timedelta(minutes=task.block_minutes)
-            if latest < period.start:
+            first, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
+            latest = end - timedelta(minutes=task.block_minutes)
+            if latest < first:
                 continue
-            steps = int((latest - period.start) / timedelta(minutes=15))
-            start = period.start + timedelta(minutes=15 * rng.randint(0, steps))
+            steps = int((latest - first) / timedelta(minutes=15))
+            start = first + timedelta(minutes=15 * rng.randint(0, steps))
             local = start.astimezone(tz)
             chance = _propensity(task.name, calsync_day(local), local.hour)
             success = min(1.0, max(0.0, rng.gauss(chance, 0.08)))
@@ -69,8 +70,8 @@ def run_demo(cs: Calsync, weeks: int = 4, seed: int = 7) -> DemoResult:
             recorded += 1
 
     best: dict[str, SlotChoice | None] = {}
-    week_start = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    week_start = week_start + timedelta(days=1)
+    tomorrow = now.astimezone(tz).date() + timedelta(days=1)
+    week_start = datetime.combine(tomorrow, datetime.min.time(), tzinfo=tz)
     for task in cs.config.task_types:
         periods = allowed_periods(
             [w.window() for w in task.windows], week_start, week_start + timedelta(days=7), tz

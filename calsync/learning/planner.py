@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import numpy as np
 
@@ -45,7 +45,11 @@ class ScoringParams:
 
 @dataclass(frozen=True)
 class Period:
-    """A stretch of free time, ``start`` inclusive, ``end`` exclusive (tz-aware)."""
+    """A stretch of free time, ``start`` inclusive, ``end`` exclusive.
+
+    Both are timezone-aware and normalised to UTC on creation, so comparisons
+    and arithmetic on periods are exact across daylight-saving changes.
+    """
 
     start: datetime
     end: datetime
@@ -54,6 +58,8 @@ class Period:
         for name, value in (("start", self.start), ("end", self.end)):
             if value.tzinfo is None or value.utcoffset() is None:
                 raise InputError(f"period {name} must be timezone-aware, got {value.isoformat()}")
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+        object.__setattr__(self, "end", self.end.astimezone(UTC))
         if self.end < self.start:
             raise InputError(
                 f"period ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})"
@@ -86,14 +92,13 @@ def _whole_minutes(duration: timedelta) -> int:
 
 
 def _align_up(moment: datetime, tz: tzinfo, step_minutes: int) -> datetime:
-    """Return the first instant at or after ``moment`` on a local ``step`` boundary."""
+    """Return the first instant (in UTC) at or after ``moment`` on a local ``step`` boundary."""
     local = moment.astimezone(tz)
     into_step = timedelta(
         minutes=local.minute % step_minutes, seconds=local.second, microseconds=local.microsecond
     )
-    if not into_step:
-        return local
-    return (local + (timedelta(minutes=step_minutes) - into_step)).astimezone(tz)
+    instant = moment.astimezone(UTC)
+    return instant + (timedelta(minutes=step_minutes) - into_step) if into_step else instant
 
 
 def find_optimal_slot(
@@ -128,9 +133,11 @@ def find_optimal_slot(
 
     best: SlotChoice | None = None
     best_score = -math.inf
+    # All arithmetic happens in UTC: adding a timedelta to a datetime in a
+    # ZoneInfo zone moves its wall clock, which is wrong across DST changes.
     for period in sorted(available_periods, key=lambda p: p.start):
         first = _align_up(period.start, tz, step)
-        span = int((period.end - first).total_seconds() // 60)
+        span = int((period.end.astimezone(UTC) - first).total_seconds() // 60)
         if span < block:
             continue
         n_quanta = -(-span // quantum)
@@ -148,6 +155,8 @@ def find_optimal_slot(
         index = int(np.argmax(means))
         if means[index] > best_score:
             best_score = float(means[index])
-            start = (first + timedelta(minutes=int(offsets[index]))).astimezone(tz)
-            best = SlotChoice(start=start, end=(start + duration).astimezone(tz), score=best_score)
+            start = first + timedelta(minutes=int(offsets[index]))
+            best = SlotChoice(
+                start=start.astimezone(tz), end=(start + duration).astimezone(tz), score=best_score
+            )
     return best

@@ -34,10 +34,13 @@ def allowed_periods(
 ) -> list[Period]:
     """Every window occurrence between ``range_start`` and ``range_end``, clipped and merged.
 
+    The periods are returned in UTC (see :class:`Period`).
+
     Windows are read on the wall clock of ``tz``: an 08:00–18:00 window is
     08:00–18:00 local time on both sides of a daylight-saving change.
     """
     windows = list(windows)
+    range_start, range_end = range_start.astimezone(UTC), range_end.astimezone(UTC)
     periods: list[Period] = []
     day = range_start.astimezone(tz).date() - timedelta(days=1)
     last = range_end.astimezone(tz).date()
@@ -46,10 +49,10 @@ def allowed_periods(
         for window in windows:
             if weekday not in window.days:
                 continue
-            start = max(_local(day, window.start, tz), range_start)
-            end = min(_local(day, window.end, tz), range_end)
+            start = max(_local(day, window.start, tz).astimezone(UTC), range_start)
+            end = min(_local(day, window.end, tz).astimezone(UTC), range_end)
             if end > start:
-                periods.append(Period(start.astimezone(tz), end.astimezone(tz)))
+                periods.append(Period(start, end))
         day += timedelta(days=1)
     return merge_periods(periods)
 

@@ -1,0 +1,187 @@
+"""The command line: commands, messages and exit codes (in-process and as a real process)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from calsync.cli import main
+
+GOOD = """
+[user]
+id = "alice"
+timezone = "Europe/Berlin"
+
+[[task_types]]
+name = "Deep Coding"
+keywords = ["coding"]
+block_minutes = 120
+"""
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "calsync", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def good_config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n' + GOOD, encoding="utf-8")
+    return path
+
+
+def test_help_lists_the_commands() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("init", "config", "status", "heatmap", "record", "demo"):
+        assert command in result.stdout
+
+
+def test_bad_config_lists_every_problem_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[user]\ntimezone = "Nowhere/Land"\n[learning]\nbase_learning_rate = 0\n', encoding="utf-8"
+    )
+    result = run_cli("config", "check", str(path))
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert "user.timezone: unknown IANA time zone 'Nowhere/Land'" in result.stderr
+    assert "learning.base_learning_rate:" in result.stderr
+    assert "2 problem(s)" in result.stderr
+
+
+def test_config_check_accepts_a_good_file(
+    good_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["config", "check", str(good_config)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_config_check_without_a_file_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "check"]) == 3
+    assert "calsync init" in capsys.readouterr().err
+
+
+def test_init_writes_a_private_valid_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "conf" / "config.toml"
+    assert main(["init", str(target), "--timezone", "America/New_York"]) == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert 'timezone = "America/New_York"' in target.read_text(encoding="utf-8")
+    assert main(["config", "check", str(target)]) == 0
+    assert main(["init", str(target)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["init", str(target), "--force"]) == 0
+
+
+def test_init_defaults_to_the_xdg_path(tmp_path: Path) -> None:
+    assert main(["init"]) == 0
+    assert (tmp_path / "xdg-config" / "calsync" / "config.toml").exists()
+
+
+def test_record_status_and_heatmap(good_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--config", str(good_config)]
+    assert (
+        main(
+            [
+                *base,
+                "record",
+                "Deep Coding",
+                "2026-11-24T09:30",
+                "--success",
+                "0.9",
+                "--energy",
+                "0.8",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("added: Deep Coding at 2026-11-24T09:30:00+01:00 (slot 57)")
+    assert (
+        main(
+            [
+                *base,
+                "record",
+                "deep coding",
+                "2026-11-24T09:30",
+                "--success",
+                "0.9",
+                "--energy",
+                "0.8",
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.startswith("duplicate:")
+
+    assert main([*base, "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["user"] == "alice"
+    assert status["total_completions"] == 1
+    assert status["maturity"] == "bootstrap"
+    assert status["tasks"][0]["peak_slots"] == ["Tuesday 09:00"]
+
+    assert main([*base, "status"]) == 0
+    assert "Deep Coding: 1 completion(s)" in capsys.readouterr().out
+
+    assert main([*base, "heatmap", "Deep Coding", "--color", "never"]) == 0
+    grid = capsys.readouterr().out.splitlines()
+    assert grid[0] == "Deep Coding: 1 update(s), hours in Europe/Berlin"
+    rows = [line for line in grid if line[:3] in {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}]
+    assert len(rows) == 7
+    tuesday = rows[2][6:]
+    assert len(tuesday) == 48
+    assert tuesday[18:20] == "@@"  # 09:00 is the only learned slot, the darkest cell
+    assert set(rows[0][6:]) == {" "}
+
+    assert main([*base, "heatmap", "energy", "--color", "always"]) == 0
+    assert "\x1b[48;5;" in capsys.readouterr().out
+
+
+def test_unknown_task_and_bad_input(good_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--config", str(good_config)]
+    assert main([*base, "heatmap", "Knitting"]) == 2
+    assert "unknown task type 'Knitting' (known: Deep Coding)" in capsys.readouterr().err
+    assert main([*base, "record", "Deep Coding", "yesterday"]) == 2
+    assert "ISO date-time" in capsys.readouterr().err
+    assert main([*base, "record", "Deep Coding", "2026-11-24T09:00", "--success", "7"]) == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_a_database_from_a_newer_calsync_is_refused(good_config: Path, tmp_path: Path) -> None:
+    assert main(["--config", str(good_config), "status"]) == 0
+    db = tmp_path / "state" / "calsync.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    result = run_cli("--config", str(good_config), "status")
+    assert result.returncode == 4
+    assert "Traceback" not in result.stderr
+    assert "9999_from_the_future" in result.stderr
+    assert "newer calsync" in result.stderr
+
+
+def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
+    result = run_cli("demo", "--weeks", "3", "--color", "never", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "completion(s) learned" in result.stdout
+    assert "Deep Coding habit" in result.stdout
+    assert "best block next week:" in result.stdout
+    for task in ("Deep Coding", "Email", "Exercise"):
+        assert f"  {task}: " in result.stdout
+    # The demo works in a scratch directory and leaves the user's state alone.
+    assert not (tmp_path / "xdg-state").exists()
