@@ -216,6 +216,14 @@ class MergeConfig(_Section):
         )
 
 
+class PlanningConfig(_Section):
+    """How free time is found."""
+
+    buffer_minutes: int = Field(
+        10, ge=0, le=240, description="Free time kept before and after every busy event."
+    )
+
+
 def _parse_clock(value: str) -> time | None:
     """Parse ``HH:MM``; ``24:00`` (end of day) is returned as ``None``."""
     match = _TIME_RE.match(value)
@@ -358,6 +366,7 @@ class Config(_Section):
     learning: LearningConfig = Field(LearningConfig(), description="Behavioural learning.")
     scoring: ScoringConfig = Field(ScoringConfig(), description="Slot scoring.")
     merge: MergeConfig = Field(MergeConfig(), description="Interpreter adjustment merge.")
+    planning: PlanningConfig = Field(PlanningConfig(), description="Free time and planning.")
     task_types: list[TaskTypeConfig] = Field([], description="The kinds of work to learn and plan.")
 
     @model_validator(mode="after")
@@ -604,6 +613,7 @@ def render_example(timezone: str | None = None) -> str:
         "learning": LearningConfig,
         "scoring": ScoringConfig,
         "merge": MergeConfig,
+        "planning": PlanningConfig,
     }
     for section, model in section_models.items():
         out += ["", f"[{section}]"]

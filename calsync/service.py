@@ -211,7 +211,7 @@ class Calsync:
             existing = tx.find_update(key)
             if existing is not None:
                 return self._correct(
-                    tx, existing, task_id, start, slot, float(value), energy_after, now
+                    tx, existing, user_id, task_id, start, slot, float(value), energy_after, now
                 )
             habit, count = tx.load_habit(user_id, task_id, self._neutral)
             habit, count = behavioural_update(habit, slot, value, count, self._params)
@@ -240,6 +240,7 @@ class Calsync:
         self,
         tx: StoreTx,
         old: UpdateRow,
+        user_id: str,
         task_id: int,
         start: datetime,
         slot: int,
@@ -249,8 +250,11 @@ class Calsync:
     ) -> RecordResult:
         if old.kind != "completion":
             raise InputError(f"key {old.idempotency_key!r} belongs to an adjustment")
+        if old.user_id != user_id:
+            raise InputError(f"key {old.idempotency_key!r} belongs to another user")
         unchanged = (
             old.task_type_id == task_id
+            and old.occurred_at == start
             and old.slot == slot
             and old.success == success
             and old.energy_after == energy_after

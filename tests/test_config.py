@@ -52,7 +52,7 @@ def test_the_example_loads_and_equals_the_embedded_default() -> None:
 
 def test_every_key_of_the_schema_is_documented_in_the_example() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
-    for section in ("user", "store", "learning", "scoring", "merge"):
+    for section in ("user", "store", "learning", "scoring", "merge", "planning"):
         model = type(getattr(Config(), section))
         for key in model.model_fields:
             assert f"\n{key} =" in text or f"\n# {key} =" in text, f"{section}.{key} undocumented"
