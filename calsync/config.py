@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
@@ -347,6 +347,98 @@ class TaskTypeConfig(_Section):
         return self
 
 
+class _SourceBase(_Section):
+    """Keys every calendar source has."""
+
+    name: str = Field(
+        ...,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Unique name of the source (letters, digits, '_', '.', '-').",
+    )
+    days_back: int = Field(60, ge=0, le=3660, description="Read events from this many days ago…")
+    days_ahead: int = Field(14, ge=0, le=366, description="…to this many days ahead.")
+    timeout_seconds: float = Field(30.0, gt=0, le=600, description="Network timeout per request.")
+
+
+class IcsSourceConfig(_SourceBase):
+    """An ICS feed, from a URL or a file."""
+
+    type: Literal["ics"] = Field(..., description='"ics".')
+    url: str | None = Field(
+        None,
+        description="http(s) URL of the feed.",
+        json_schema_extra={"example": "https://calendar.example.com/basic.ics"},
+    )
+    path: Path | None = Field(
+        None,
+        description="Or a local .ics file.",
+        json_schema_extra={"example": "/home/me/calendar.ics"},
+    )
+    allow_private_network: bool = Field(
+        False, description="Allow URLs on loopback, private and link-local addresses."
+    )
+    max_bytes: int = Field(
+        20_000_000, ge=1_000, le=500_000_000, description="Largest feed accepted, in bytes."
+    )
+
+    @model_validator(mode="after")
+    def _url_or_path(self) -> IcsSourceConfig:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give exactly one of url and path")
+        if self.url is not None and not re.match(r"^https?://", self.url, re.IGNORECASE):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
+
+
+class CaldavSourceConfig(_SourceBase):
+    """A CalDAV server (Nextcloud, Fastmail, Radicale…)."""
+
+    type: Literal["caldav"] = Field(..., description='"caldav".')
+    url: str = Field(..., description="CalDAV URL of the server or the principal.")
+    username: str | None = Field(None, description="User name.")
+    password: str | None = Field(None, description="Password (prefer password_file).")
+    password_file: Path | None = Field(
+        None, description="File holding the password; only its owner may read it."
+    )
+    calendars: list[str] = Field(
+        [], description="Calendar names or URLs to read; empty: every calendar."
+    )
+
+    @model_validator(mode="after")
+    def _one_password(self) -> CaldavSourceConfig:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        return self
+
+
+class GoogleSourceConfig(_SourceBase):
+    """Google Calendar through its API (incremental sync tokens)."""
+
+    type: Literal["google"] = Field(..., description='"google".')
+    calendar_ids: list[str] = Field(["primary"], min_length=1, description="Calendars to read.")
+    token_file: Path | None = Field(
+        None, description="OAuth token (JSON, mode 0600). Empty: google-<name>.json in state_dir."
+    )
+    client_secrets_file: Path | None = Field(
+        None, description="OAuth client secrets of a Desktop app, for `calsync auth google`."
+    )
+    api_endpoint: str | None = Field(
+        None, description="Replace the API base URL (ends in /calendar/v3/); for tests."
+    )
+    retries: int = Field(
+        5,
+        ge=0,
+        le=20,
+        description="Retries of 429, 5xx and rate-limit errors (exponential backoff).",
+    )
+
+
+SourceConfig = Annotated[
+    IcsSourceConfig | CaldavSourceConfig | GoogleSourceConfig, Field(discriminator="type")
+]
+
 _STATE_DIR_EXAMPLE = "/var/lib/calsync"
 
 
@@ -368,15 +460,19 @@ class Config(_Section):
     merge: MergeConfig = Field(MergeConfig(), description="Interpreter adjustment merge.")
     planning: PlanningConfig = Field(PlanningConfig(), description="Free time and planning.")
     task_types: list[TaskTypeConfig] = Field([], description="The kinds of work to learn and plan.")
+    sources: list[SourceConfig] = Field([], description="The calendars to read.")
 
     @model_validator(mode="after")
-    def _unique_task_names(self) -> Config:
-        seen: set[str] = set()
-        for task in self.task_types:
-            key = task.name.casefold()
-            if key in seen:
-                raise ValueError(f"task type {task.name!r} is defined twice")
-            seen.add(key)
+    def _unique_names(self) -> Config:
+        for kind, names in (
+            ("task type", [t.name for t in self.task_types]),
+            ("source", [s.name for s in self.sources]),
+        ):
+            seen: set[str] = set()
+            for name in names:
+                if name.casefold() in seen:
+                    raise ValueError(f"{kind} {name!r} is defined twice")
+                seen.add(name.casefold())
         return self
 
     def task_type(self, name: str) -> TaskTypeConfig | None:
@@ -537,6 +633,25 @@ EXAMPLE_TASK_TYPES: list[dict[str, Any]] = [
 ]
 
 
+_EXAMPLE_SOURCES: list[tuple[type[BaseModel], dict[str, Any]]] = [
+    (
+        IcsSourceConfig,
+        {"type": "ics", "name": "team", "url": "https://calendar.example.com/team.ics"},
+    ),
+    (
+        CaldavSourceConfig,
+        {
+            "type": "caldav",
+            "name": "nextcloud",
+            "url": "https://cloud.example.com/remote.php/dav",
+            "username": "me",
+            "password_file": "/home/me/.config/calsync/caldav-password",
+        },
+    ),
+    (GoogleSourceConfig, {"type": "google", "name": "google"}),
+]
+
+
 def embedded_default() -> Config:
     """The configuration used when no file exists: defaults plus the example task types."""
     return parse_config({"task_types": EXAMPLE_TASK_TYPES}, "<embedded default>")
@@ -633,4 +748,23 @@ def render_example(timezone: str | None = None) -> str:
         for window in task["windows"]:
             out += ["", "[[task_types.windows]]"]
             out += _field_lines(WindowConfig, window)
+    out += [""]
+    out += _comment(
+        'Sources: one [[sources]] table each, with type = "ics", "caldav" or "google". '
+        "To use an example below, remove the '#' from its lines that start with '#[' or '#' "
+        "followed directly by a key; the others are explanations."
+    )
+    for model, raw in _EXAMPLE_SOURCES:
+        out += ["", *_comment(model.__doc__ or ""), "#[[sources]]"]
+        values = model.model_validate(raw).model_dump(mode="json")
+        keys = ["type", *[k for k in model.model_fields if k != "type"]]
+        for key in keys:
+            info = model.model_fields[key]
+            out += _comment(info.description or "", indent="")
+            if values[key] is None:
+                extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+                hint = f", e.g. {_toml_value(extra['example'])}" if "example" in extra else ""
+                out.append(f"#   ({key}: optional{hint})")
+            else:
+                out.append(f"#{key} = {_toml_value(values[key])}")
     return "\n".join(out) + "\n"

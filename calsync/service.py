@@ -194,6 +194,27 @@ class Calsync:
             InputError: naive datetime, value outside 0–1, unknown task type or user.
 
         """
+        with self.store.write() as tx:
+            return self.record_completion_in(
+                tx, task_type, start, success, energy_after, user=user, key=key
+            )
+
+    def record_completion_in(
+        self,
+        tx: StoreTx,
+        task_type: str,
+        start: datetime,
+        success: float | None = None,
+        energy_after: float | None = None,
+        *,
+        user: str | None = None,
+        key: str | None = None,
+    ) -> RecordResult:
+        """:meth:`record_completion` inside an open write transaction.
+
+        Ingestion uses it to save completions, the event mirror and the
+        source's new cursor in one transaction.
+        """
         name = self.task_type(task_type).name
         user_id = self._user(user)
         value = self.config.learning.default_success if success is None else success
@@ -204,35 +225,33 @@ class Calsync:
                 raise InputError(f"{label} must be between 0 and 1, got {number!r}")
         key = key or completion_key(user_id, name, start)
         now = self.clock.now()
-
-        with self.store.write() as tx:
-            slot = slot_of(start, self._zone(tx, user_id))
-            task_id = self._task_id(tx, name)
-            existing = tx.find_update(key)
-            if existing is not None:
-                return self._correct(
-                    tx, existing, user_id, task_id, start, slot, float(value), energy_after, now
-                )
-            habit, count = tx.load_habit(user_id, task_id, self._neutral)
-            habit, count = behavioural_update(habit, slot, value, count, self._params)
-            tx.save_habit(user_id, task_id, habit, count, now)
-            if energy_after is not None:
-                energy, energy_count = tx.load_energy(user_id, self._neutral)
-                energy, energy_count = behavioural_update(
-                    energy, slot, energy_after, energy_count, self._params
-                )
-                tx.save_energy(user_id, energy, energy_count, now)
-            tx.insert_update(
-                key=key,
-                user_id=user_id,
-                task_type_id=task_id,
-                kind="completion",
-                now=now,
-                occurred_at=start,
-                slot=slot,
-                success=float(value),
-                energy_after=None if energy_after is None else float(energy_after),
+        slot = slot_of(start, self._zone(tx, user_id))
+        task_id = self._task_id(tx, name)
+        existing = tx.find_update(key)
+        if existing is not None:
+            return self._correct(
+                tx, existing, user_id, task_id, start, slot, float(value), energy_after, now
             )
+        habit, count = tx.load_habit(user_id, task_id, self._neutral)
+        habit, count = behavioural_update(habit, slot, value, count, self._params)
+        tx.save_habit(user_id, task_id, habit, count, now)
+        if energy_after is not None:
+            energy, energy_count = tx.load_energy(user_id, self._neutral)
+            energy, energy_count = behavioural_update(
+                energy, slot, energy_after, energy_count, self._params
+            )
+            tx.save_energy(user_id, energy, energy_count, now)
+        tx.insert_update(
+            key=key,
+            user_id=user_id,
+            task_type_id=task_id,
+            kind="completion",
+            now=now,
+            occurred_at=start,
+            slot=slot,
+            success=float(value),
+            energy_after=None if energy_after is None else float(energy_after),
+        )
         logger.debug("learned %s at slot %d (key %s)", name, slot, key)
         return RecordResult(ADDED, key, slot)
 

@@ -199,3 +199,47 @@ def test_state_dir_and_database_url(tmp_path: Path) -> None:
     config = parse_config({"store": {"url": "sqlite:////elsewhere.db"}})
     assert config.database_url() == "sqlite:////elsewhere.db"
     assert not os.path.exists(tmp_path / "s")  # resolving creates nothing
+
+
+def test_the_commented_source_examples_are_valid_when_uncommented() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    uncommented = "\n".join(
+        line[1:] if line.startswith("#[") or (line[:1] == "#" and line[1:2].isalpha()) else line
+        for line in text.splitlines()
+    )
+    config = parse_config_text(uncommented)
+    assert [(s.type, s.name) for s in config.sources] == [
+        ("ics", "team"),
+        ("caldav", "nextcloud"),
+        ("google", "google"),
+    ]
+
+
+def test_source_problems_carry_their_keys() -> None:
+    data = {
+        "sources": [
+            {"type": "ics", "name": "a", "url": "ftp://x/y.ics"},
+            {"type": "ics", "name": "b"},
+            {
+                "type": "caldav",
+                "name": "c",
+                "url": "https://x",
+                "password": "p",
+                "password_file": "f",
+            },
+            {"type": "exchange", "name": "d"},
+            {"type": "google", "name": "bad name!"},
+            {"type": "google", "name": "A"},
+            {"type": "google", "name": "a"},
+        ]
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    problems = [str(p) for p in caught.value.problems]
+    joined = "\n".join(problems)
+    assert "sources[0].ics: url must start with http:// or https://" in joined
+    assert "sources[1].ics: give exactly one of url and path" in joined
+    assert "sources[2].caldav: give password or password_file, not both" in joined
+    assert "sources[3]:" in joined
+    assert "'ics', 'caldav', 'google'" in joined
+    assert "sources[4].google.name:" in joined
