@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from calsync.errors import InputError
 
@@ -91,3 +92,51 @@ class Event:
     def occurrence_key(self) -> str:
         """A key naming this occurrence across polls, restarts and full resyncs."""
         return f"{self.source}:{self.uid}:{self.recurrence_id or ''}"
+
+
+def _when_to_text(value: datetime | date) -> str:
+    return value.isoformat()
+
+
+def _when_from_text(text: str) -> datetime | date:
+    return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+
+
+def event_to_dict(event: Event) -> dict[str, object]:
+    """A JSON-ready dict of an event (for the store's mirror)."""
+    return {
+        "source": event.source,
+        "uid": event.uid,
+        "start": _when_to_text(event.start),
+        "end": _when_to_text(event.end),
+        "summary": event.summary,
+        "recurrence_id": event.recurrence_id,
+        "description": event.description,
+        "status": event.status.value,
+        "transparency": event.transparency.value if event.transparency else None,
+        "declined": event.declined,
+        "calendar": event.calendar,
+        "color": event.color,
+        "categories": list(event.categories),
+        "suggestion_id": event.suggestion_id,
+    }
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """The inverse of :func:`event_to_dict`."""
+    return Event(
+        source=data["source"],
+        uid=data["uid"],
+        start=_when_from_text(data["start"]),
+        end=_when_from_text(data["end"]),
+        summary=data.get("summary", ""),
+        recurrence_id=data.get("recurrence_id"),
+        description=data.get("description", ""),
+        status=EventStatus(data.get("status", "confirmed")),
+        transparency=Transparency(data["transparency"]) if data.get("transparency") else None,
+        declined=bool(data.get("declined", False)),
+        calendar=data.get("calendar", ""),
+        color=data.get("color"),
+        categories=tuple(data.get("categories", ())),
+        suggestion_id=data.get("suggestion_id"),
+    )

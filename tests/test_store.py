@@ -69,7 +69,7 @@ def test_fresh_file_is_migrated_to_head_with_the_configured_pragmas(tmp_path: Pa
     with open_calsync(config, store_url=_url(path), clock=FixedClock(NOW)) as cs:
         engine = cs.store.engine
         assert path.is_file()
-        assert current_revision(engine) == head_revision() == "0001_initial"
+        assert current_revision(engine) == head_revision() == "0002_event_mirror"
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -631,3 +631,31 @@ def test_the_same_key_at_another_start_is_a_correction_not_a_duplicate(tmp_path:
         )
         assert result.status == "corrected"
         assert cs.habit("Deep Coding").count == 1
+
+
+def test_an_older_database_is_upgraded_in_place_keeping_its_data(tmp_path: Path) -> None:
+    from alembic import command
+
+    from calsync.store.engine import _alembic_config, create_store_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_store_engine(url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001_initial")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO users (id, timezone, created_at) VALUES ('old', 'UTC', '2026-01-01 00:00:00')"
+        )
+    assert current_revision(engine) == "0001_initial"
+    engine.dispose()
+
+    store = Store.open(url)
+    try:
+        assert current_revision(store.engine) == head_revision()
+        with store.read() as tx:
+            assert tx.users() == {"old": "UTC"}
+            assert tx.events() == []
+    finally:
+        store.close()

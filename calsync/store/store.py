@@ -11,18 +11,19 @@ here, at the adapter boundary.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from calsync.errors import CalsyncError, StoreError
 from calsync.learning.habits import neutral_array
+from calsync.model import Event, event_from_dict, event_to_dict
 from calsync.store import tables as t
 from calsync.store.engine import READ_ONLY, create_store_engine, migrate
 
@@ -362,6 +363,73 @@ class StoreTx:
             for r in rows
         ]
 
+    # ------------------------------------------------------------------ event mirror
+
+    def upsert_events(self, source: str, items: Iterable[Event], now: datetime) -> int:
+        """Insert or replace occurrences of a source; return how many."""
+        count = 0
+        for event in items:
+            start, end = _instant(event.start), _instant(event.end)
+            values = {
+                "start_at": start,
+                "end_at": end,
+                "suggestion_id": event.suggestion_id,
+                "payload": event_to_dict(event),
+                "updated_at": now,
+            }
+            key = event.occurrence_key
+            result = self._conn.execute(
+                update(t.events)
+                .where(t.events.c.source == source, t.events.c.key == key)
+                .values(**values)
+            )
+            if result.rowcount == 0:
+                self._conn.execute(insert(t.events).values(source=source, key=key, **values))
+            count += 1
+        return count
+
+    def delete_events(self, source: str, keys: Iterable[str]) -> int:
+        """Remove occurrences of a source by key; return how many existed."""
+        removed = 0
+        for key in keys:
+            result = self._conn.execute(
+                delete(t.events).where(t.events.c.source == source, t.events.c.key == key)
+            )
+            removed += result.rowcount
+        return removed
+
+    def event_keys(self, source: str) -> set[str]:
+        """Every mirrored occurrence key of a source."""
+        rows = self._conn.execute(select(t.events.c.key).where(t.events.c.source == source))
+        return {r.key for r in rows}
+
+    def events(
+        self,
+        source: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        ended_after: datetime | None = None,
+        ended_by: datetime | None = None,
+    ) -> list[Event]:
+        """Mirrored occurrences, ordered by start.
+
+        Optionally only one source's, only those overlapping ``[start, end)``,
+        or only those that ended in ``(ended_after, ended_by]``.
+        """
+        c = t.events.c
+        query = select(c.payload).order_by(c.start_at, c.key)
+        if source is not None:
+            query = query.where(c.source == source)
+        if start is not None:
+            query = query.where(c.end_at > start)
+        if end is not None:
+            query = query.where(c.start_at < end)
+        if ended_after is not None:
+            query = query.where(c.end_at > ended_after)
+        if ended_by is not None:
+            query = query.where(c.end_at <= ended_by)
+        return [event_from_dict(r.payload) for r in self._conn.execute(query)]
+
     # ------------------------------------------------------------------ sync state
 
     def sync_state(self, source: str) -> SyncStateRow | None:
@@ -381,6 +449,13 @@ class StoreTx:
         )
         if result.rowcount == 0:
             self._conn.execute(insert(t.sync_state).values(source=state.source, **values))
+
+
+def _instant(value: datetime | date) -> datetime:
+    """A mirror time column: aware datetimes as they are, dates at 00:00 UTC."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(0), tzinfo=UTC)
 
 
 def _update_row(row: Any) -> UpdateRow:

@@ -177,6 +177,23 @@ sync_state = Table(
     Column("needs_reauth", Boolean, nullable=False, default=False),
 )
 
+# The local mirror of every source's events (one row per occurrence): what
+# deletions are reconciled against after a full resync, what free time is
+# computed from, and where passed events are found for inference.
+events = Table(
+    "events",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("key", String(1200), primary_key=True),
+    Column("start_at", UTCDateTime(), nullable=False),
+    Column("end_at", UTCDateTime(), nullable=False),
+    Column("suggestion_id", String(100), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_events_end_at", "end_at"),
+    Index("ix_events_suggestion_id", "suggestion_id"),
+)
+
 suggestions = Table(
     "suggestions",
     metadata,

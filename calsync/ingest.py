@@ -1,0 +1,163 @@
+"""Ingestion: poll a source, mirror its events, learn from what passed.
+
+One poll of one source is one store transaction: the event mirror, the
+completions learned, the feedback notes and the source's new cursor are saved
+together, so a crash never keeps a cursor whose events were lost, and never
+learns an event twice (completions carry the occurrence's key).
+
+A source that fails keeps its last good state (mirror and cursor) and records
+the error; the other sources go on. ``AuthError`` marks the source as needing
+re-authorization.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from calsync.errors import AuthError, CalsyncError
+from calsync.inference import infer_completions
+from calsync.model import Event
+from calsync.service import ADDED, CORRECTED, Calsync
+from calsync.sources.base import FetchResult, Source
+from calsync.store.store import StoreTx, SyncStateRow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """The outcome of one poll of one source."""
+
+    source: str
+    ok: bool
+    full: bool = False
+    received: int = 0
+    deleted: int = 0
+    learned: int = 0
+    corrected: int = 0
+    insights: int = 0
+    error: str | None = None
+    needs_reauth: bool = False
+
+    def summary(self) -> str:
+        """One line for people."""
+        if not self.ok:
+            hint = " (run `calsync auth google`)" if self.needs_reauth else ""
+            return f"{self.source}: FAILED: {self.error}{hint}"
+        kind = "full" if self.full else "incremental"
+        return (
+            f"{self.source}: {kind}, {self.received} event(s) received, {self.deleted} deleted, "
+            f"{self.learned} completion(s) learned, {self.corrected} corrected, "
+            f"{self.insights} note(s)"
+        )
+
+
+def _apply_to_mirror(tx: StoreTx, source: str, result: FetchResult, cs: Calsync) -> int:
+    """Bring the mirror up to date; return how many occurrences were deleted."""
+    if result.full:
+        current = {e.occurrence_key for e in result.events}
+        gone: Iterable[str] = tx.event_keys(source) - current
+    else:
+        gone = result.deleted
+    deleted = tx.delete_events(source, gone)
+    tx.upsert_events(source, result.events, cs.clock.now())
+    return deleted
+
+
+def sync_source(cs: Calsync, source: Source) -> SourceReport:
+    """Poll one source and learn from it. Never raises for a source's failure."""
+    now = cs.clock.now()
+    with cs.store.read() as tx:
+        state = tx.sync_state(source.name)
+    try:
+        result = source.fetch(state.cursor if state else None)
+    except CalsyncError as err:
+        return _record_failure(cs, source.name, state, err)
+    except Exception as err:  # a bug in one adapter must not stop the others
+        logger.exception("%s: unexpected failure", source.name)
+        return _record_failure(cs, source.name, state, err)
+
+    with cs.store.write() as tx:
+        deleted = _apply_to_mirror(tx, source.name, result, cs)
+        # Changed events, and mirrored ones that have ended since the last
+        # successful poll: an incremental source does not resend an event
+        # just because its end has passed.
+        candidates: dict[str, Event] = {e.occurrence_key: e for e in result.events}
+        since = state.last_success_at if state else None
+        for event in tx.events(source=source.name, ended_after=since, ended_by=now):
+            candidates.setdefault(event.occurrence_key, event)
+        learned = corrected = insights = 0
+        completions = infer_completions(
+            candidates.values(), cs.config.task_types, now, cs.config.learning.default_success
+        )
+        for completion in completions:
+            outcome = cs.record_completion_in(
+                tx,
+                completion.task_type,
+                completion.start,
+                completion.success,
+                completion.energy_after,
+                key=completion.key,
+            )
+            learned += outcome.status == ADDED
+            corrected += outcome.status == CORRECTED
+            for note in completion.notes:
+                insights += tx.add_insight(
+                    cs.config.user.id,
+                    "feedback",
+                    note,
+                    now,
+                    meta={"source": source.name, "task_type": completion.task_type},
+                )
+        tx.save_sync_state(
+            SyncStateRow(
+                source=source.name,
+                cursor=result.cursor,
+                last_success_at=now,
+                last_attempt_at=now,
+                last_error=None,
+                consecutive_failures=0,
+                needs_reauth=False,
+            )
+        )
+    report = SourceReport(
+        source=source.name,
+        ok=True,
+        full=result.full,
+        received=len(result.events),
+        deleted=deleted,
+        learned=learned,
+        corrected=corrected,
+        insights=insights,
+    )
+    logger.info("%s", report.summary())
+    return report
+
+
+def _record_failure(
+    cs: Calsync, name: str, state: SyncStateRow | None, err: Exception
+) -> SourceReport:
+    now = cs.clock.now()
+    needs_reauth = isinstance(err, AuthError)
+    message = str(err) or type(err).__name__
+    with cs.store.write() as tx:
+        tx.save_sync_state(
+            SyncStateRow(
+                source=name,
+                cursor=state.cursor if state else None,
+                last_success_at=state.last_success_at if state else None,
+                last_attempt_at=now,
+                last_error=message,
+                consecutive_failures=(state.consecutive_failures if state else 0) + 1,
+                needs_reauth=needs_reauth,
+            )
+        )
+    logger.warning("%s: poll failed: %s", name, message)
+    return SourceReport(source=name, ok=False, error=message, needs_reauth=needs_reauth)
+
+
+def sync_all(cs: Calsync, sources: Iterable[Source]) -> list[SourceReport]:
+    """Poll every source in turn; one failing source never stops the others."""
+    return [sync_source(cs, source) for source in sources]

@@ -1,0 +1,370 @@
+"""Google Calendar through google-api-python-client (static discovery, no network at build).
+
+Sync: the first poll lists each calendar's window (``timeMin``/``timeMax``,
+``singleEvents=true``), following ``pageToken`` to the last page, whose
+``nextSyncToken`` becomes the cursor. Later polls send only ``syncToken``
+and get what changed, deletions as ``status: cancelled``. The cursor is
+returned to the caller, which saves it with the events in one transaction, so
+a token is never saved without all of its pages. An expired token (HTTP 410)
+triggers a full listing of every calendar, and the caller reconciles
+deletions against its mirror (a full list does not report them).
+
+Occurrences are keyed by calendar and Google event id (an expanded instance
+has its own id), which a deletion notice always carries.
+
+429, 5xx and 403 ``rateLimitExceeded``/``userRateLimitExceeded`` are retried
+with exponential backoff (``retries`` times); an ``invalid_grant`` on token
+refresh raises :class:`~calsync.errors.AuthError` naming ``calsync auth google``.
+
+Only the ``calendar.events`` scope is used: free/busy is computed from the
+listed events, so calsync never needs to read or change calendar settings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+import google_auth_httplib2
+import httplib2
+from google.auth.exceptions import RefreshError, TransportError
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from calsync.clock import Clock
+from calsync.config import GoogleSourceConfig
+from calsync.errors import AuthError, SourceError, TransientSourceError
+from calsync.model import Event, EventStatus, Transparency
+from calsync.sources.base import FetchResult
+
+logger = logging.getLogger(__name__)
+
+#: The one OAuth scope calsync asks for.
+SCOPE = "https://www.googleapis.com/auth/calendar.events"
+
+_RETRY_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+_PAGE_SIZE = 2500
+
+
+class _FullSyncRequired(Exception):
+    """A sync token expired (HTTP 410): list everything again."""
+
+
+def check_private_file(path: Path, what: str) -> None:
+    """Refuse a secret file that is not the user's own or that others can access.
+
+    Raises:
+        AuthError: the file is missing, not a regular file, owned by someone
+            else, or readable/writable by group or others.
+
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError as err:
+        raise AuthError(f"{what} {path} does not exist; run `calsync auth google`") from err
+    if not stat.S_ISREG(info.st_mode):
+        raise AuthError(f"{what} {path} is not a regular file")
+    if info.st_uid != os.getuid():
+        raise AuthError(f"{what} {path} belongs to another user; refusing to use it")
+    if info.st_mode & 0o077:
+        raise AuthError(
+            f"{what} {path} can be read by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"run `chmod 600 {path}`"
+        )
+
+
+def write_private_json(path: Path, data: str) -> None:
+    """Write a secret JSON file atomically with mode 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(data)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+
+
+def load_credentials(token_file: Path) -> Credentials:
+    """Load saved OAuth credentials (refusing a file others can read)."""
+    check_private_file(token_file, "Google token file")
+    try:
+        info = json.loads(token_file.read_text(encoding="utf-8"))
+        credentials = Credentials.from_authorized_user_info(info, [SCOPE])
+    except (ValueError, OSError) as err:
+        raise AuthError(
+            f"cannot use the Google token in {token_file}: {err}; run `calsync auth google`"
+        ) from err
+    # from_authorized_user_info always sets Google's endpoint; keep the saved one.
+    if info.get("token_uri"):
+        credentials = credentials.with_token_uri(info["token_uri"])
+    return credentials
+
+
+def _parse_time(value: dict[str, Any], tz: tzinfo) -> datetime | date:
+    if "dateTime" in value:
+        moment = datetime.fromisoformat(value["dateTime"])
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+    return date.fromisoformat(value["date"])
+
+
+class GoogleSource:
+    """One Google account's calendars.
+
+    Args:
+        name: The source's name.
+        credentials: OAuth credentials (``calendar.events`` scope); ``None`` loads
+            them from ``token_file`` at the first fetch.
+        calendar_ids: Calendars to read (``primary`` is the user's own).
+        tz: The user's zone (for the rare floating time).
+        clock: Time source for the listing window.
+        days_back: Window start, in days before now.
+        days_ahead: Window end, in days after now.
+        api_endpoint: Replacement API base URL (``…/calendar/v3/``), for tests.
+        timeout: Socket timeout per request, in seconds.
+        retries: Retries of transient failures.
+        sleep: How to wait between retries (injected in tests).
+        token_file: Where refreshed credentials are saved back (mode 0600).
+
+    """
+
+    def __init__(
+        self,
+        name: str,
+        credentials: Credentials | None,
+        calendar_ids: list[str],
+        tz: tzinfo,
+        clock: Clock,
+        *,
+        days_back: int = 60,
+        days_ahead: int = 14,
+        api_endpoint: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        token_file: Path | None = None,
+    ):
+        self.name = name
+        self._credentials = credentials
+        self._calendar_ids = list(calendar_ids)
+        self._tz = tz
+        self._clock = clock
+        self._days_back = days_back
+        self._days_ahead = days_ahead
+        self._api_endpoint = api_endpoint
+        self._timeout = timeout
+        self._retries = retries
+        self._sleep = sleep
+        self._token_file = token_file
+
+    @classmethod
+    def from_config(
+        cls, config: GoogleSourceConfig, state_dir: Path, tz: tzinfo, clock: Clock
+    ) -> GoogleSource:
+        """Build from a ``[[sources]]`` entry; the token is loaded on every fetch."""
+        token_file = config.token_file or state_dir / f"google-{config.name}.json"
+        source = cls(
+            config.name,
+            credentials=None,
+            calendar_ids=config.calendar_ids,
+            tz=tz,
+            clock=clock,
+            days_back=config.days_back,
+            days_ahead=config.days_ahead,
+            api_endpoint=config.api_endpoint,
+            timeout=config.timeout_seconds,
+            retries=config.retries,
+            token_file=token_file,
+        )
+        return source
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _service(self) -> Any:
+        if self._credentials is None:
+            assert self._token_file is not None
+            self._credentials = load_credentials(self._token_file)
+        # httplib2.Http is not thread-safe: a fresh one per fetch.
+        http = google_auth_httplib2.AuthorizedHttp(
+            self._credentials, http=httplib2.Http(timeout=self._timeout)
+        )
+        options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
+        return build(
+            "calendar",
+            "v3",
+            http=http,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options=options,
+        )
+
+    def _execute(self, request: Any) -> dict[str, Any]:
+        """Run one API request with retries, translating every failure."""
+        attempt = 0
+        while True:
+            try:
+                return request.execute(num_retries=0)
+            except HttpError as err:
+                status = err.status_code
+                reasons = {
+                    d.get("reason") for d in (err.error_details or []) if isinstance(d, dict)
+                }
+                if status == 410:
+                    raise _FullSyncRequired from err
+                retryable = (
+                    status == 429 or status >= 500 or (status == 403 and reasons & _RETRY_REASONS)
+                )
+                if not retryable or attempt >= self._retries:
+                    if status in (401, 403) and not retryable:
+                        raise AuthError(
+                            f"{self.name}: Google refused access (HTTP {status}); "
+                            "run `calsync auth google`"
+                        ) from err
+                    if retryable:
+                        raise TransientSourceError(
+                            f"{self.name}: Google answered HTTP {status} after {attempt} retries"
+                        ) from err
+                    raise SourceError(
+                        f"{self.name}: Google answered HTTP {status}: {err.reason}"
+                    ) from err
+            except RefreshError as err:
+                raise AuthError(
+                    f"{self.name}: Google no longer accepts calsync's authorization ({err}); "
+                    "run `calsync auth google` to authorize again"
+                ) from err
+            except (TransportError, httplib2.HttpLib2Error, OSError) as err:
+                if attempt >= self._retries:
+                    raise TransientSourceError(f"{self.name}: cannot reach Google: {err}") from err
+            delay = min(60.0, 2.0**attempt)
+            logger.info(
+                "%s: transient Google error, retry %d in %.0f s", self.name, attempt + 1, delay
+            )
+            self._sleep(delay)
+            attempt += 1
+
+    def _pages(self, service: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        page_token: str | None = None
+        while True:
+            page_params = dict(params, pageToken=page_token) if page_token else params
+            page = self._execute(service.events().list(**page_params))
+            yield page
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return
+
+    def _save_refreshed_token(self, before: str | None) -> None:
+        if self._token_file and self._credentials is not None and self._credentials.token != before:
+            write_private_json(self._token_file, self._credentials.to_json())
+
+    # ------------------------------------------------------------------ fetching
+
+    def fetch(self, cursor: str | None) -> FetchResult:
+        """Changes since ``cursor`` (per-calendar sync tokens), or a full listing."""
+        tokens = self._load_cursor(cursor)
+        service = self._service()
+        assert self._credentials is not None
+        token_before = self._credentials.token
+        try:
+            if tokens and set(tokens) == set(self._calendar_ids):
+                try:
+                    return self._incremental(service, tokens)
+                except _FullSyncRequired:
+                    logger.info("%s: sync token expired (410): listing everything again", self.name)
+            return self._full(service)
+        finally:
+            self._save_refreshed_token(token_before)
+
+    def _load_cursor(self, cursor: str | None) -> dict[str, str]:
+        if not cursor:
+            return {}
+        try:
+            data = json.loads(cursor)
+        except ValueError:
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): str(v) for k, v in data.items() if isinstance(v, str)}
+
+    def _full(self, service: Any) -> FetchResult:
+        now = self._clock.now()
+        window = {
+            "timeMin": (now - timedelta(days=self._days_back)).astimezone(UTC).isoformat(),
+            "timeMax": (now + timedelta(days=self._days_ahead)).astimezone(UTC).isoformat(),
+            "singleEvents": True,
+            "showDeleted": False,
+            "maxResults": _PAGE_SIZE,
+        }
+        events: list[Event] = []
+        tokens: dict[str, str] = {}
+        for calendar_id in self._calendar_ids:
+            for page in self._pages(service, {"calendarId": calendar_id, **window}):
+                events += [e for e in self._convert_page(calendar_id, page) if e is not None]
+                if page.get("nextSyncToken"):
+                    tokens[calendar_id] = page["nextSyncToken"]
+        cursor = json.dumps(tokens) if set(tokens) == set(self._calendar_ids) else None
+        return FetchResult(events=events, cursor=cursor, full=True)
+
+    def _incremental(self, service: Any, tokens: dict[str, str]) -> FetchResult:
+        changed: list[Event] = []
+        deleted: list[str] = []
+        fresh: dict[str, str] = {}
+        for calendar_id in self._calendar_ids:
+            params = {
+                "calendarId": calendar_id,
+                "syncToken": tokens[calendar_id],
+                "singleEvents": True,
+                "maxResults": _PAGE_SIZE,
+            }
+            for page in self._pages(service, params):
+                for item in page.get("items", []):
+                    if item.get("status") == "cancelled":
+                        deleted.append(f"{self.name}:{calendar_id}/{item['id']}:")
+                        continue
+                    event = self._convert(calendar_id, item)
+                    if event is not None:
+                        changed.append(event)
+                if page.get("nextSyncToken"):
+                    fresh[calendar_id] = page["nextSyncToken"]
+            if calendar_id not in fresh:
+                raise SourceError(f"{self.name}: Google sent no nextSyncToken for {calendar_id}")
+        return FetchResult(events=changed, deleted=deleted, cursor=json.dumps(fresh))
+
+    def _convert_page(self, calendar_id: str, page: dict[str, Any]) -> Iterator[Event | None]:
+        for item in page.get("items", []):
+            if item.get("status") != "cancelled":
+                yield self._convert(calendar_id, item)
+
+    def _convert(self, calendar_id: str, item: dict[str, Any]) -> Event | None:
+        """One API event → :class:`Event` (``None``, with a warning, when unusable)."""
+        try:
+            private = (item.get("extendedProperties") or {}).get("private") or {}
+            declined = any(
+                a.get("self") and a.get("responseStatus") == "declined"
+                for a in item.get("attendees", [])
+            )
+            return Event(
+                source=self.name,
+                # Instance ids are unique and are what deletion notices carry.
+                uid=f"{calendar_id}/{item['id']}",
+                start=_parse_time(item["start"], self._tz),
+                end=_parse_time(item["end"], self._tz),
+                summary=item.get("summary", ""),
+                recurrence_id=None,
+                description=item.get("description", ""),
+                status=EventStatus(item.get("status", "confirmed")),
+                transparency=Transparency(item.get("transparency", "opaque")),
+                declined=declined,
+                calendar=calendar_id,
+                color=item.get("colorId"),
+                suggestion_id=private.get("calsync_id") if private.get("calsync") == "1" else None,
+            )
+        except (KeyError, ValueError, TypeError) as err:
+            logger.warning("%s: skipping event %s: %s", self.name, item.get("id", "?"), err)
+            return None
