@@ -28,7 +28,7 @@ from calsync.config import (
     load_config,
     render_example,
 )
-from calsync.errors import CalsyncError, ConfigError, ConfigProblem, InputError
+from calsync.errors import CalsyncError, ConfigError, ConfigProblem, InputError, SourceError
 from calsync.render import heatmap, progress_text
 from calsync.service import Calsync
 from calsync.service import open as open_calsync
@@ -119,10 +119,31 @@ def cmd_status(args: argparse.Namespace) -> int:
     with _open(args) as cs:
         progress = cs.progress(args.user)
         user = args.user or cs.config.user.id
+        with cs.store.read() as tx:
+            states = {s.name: tx.sync_state(s.name) for s in cs.config.sources}
+    sources = [
+        {
+            "name": name,
+            "last_success": state.last_success_at.isoformat()
+            if state and state.last_success_at
+            else None,
+            "last_error": state.last_error if state else None,
+            "consecutive_failures": state.consecutive_failures if state else 0,
+            "needs_reauth": bool(state and state.needs_reauth),
+        }
+        for name, state in states.items()
+    ]
     if args.json:
-        print(json.dumps({"user": user, **progress.to_dict()}, indent=2))
-    else:
-        print(progress_text(progress, user))
+        print(json.dumps({"user": user, **progress.to_dict(), "sources": sources}, indent=2))
+        return 0
+    print(progress_text(progress, user))
+    for source in sources:
+        line = f"source {source['name']}: last sync {source['last_success'] or 'never'}"
+        if source["last_error"]:
+            line += f"; last error: {source['last_error']}"
+        if source["needs_reauth"]:
+            line += " (run `calsync auth google`)"
+        print(line)
     return 0
 
 
@@ -159,6 +180,64 @@ def cmd_record(args: argparse.Namespace) -> int:
             args.task, start, args.success, args.energy, user=args.user, key=args.key
         )
     print(f"{result.status}: {args.task} at {start.isoformat()} (slot {result.slot})")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Poll the configured sources once and learn from them."""
+    from calsync.ingest import sync_all
+    from calsync.sources.factory import build_sources
+
+    config = _load(args)
+    with open_calsync(config) as cs:
+        sources = build_sources(config, cs.clock, only=args.source)
+        if not sources:
+            print("no sources configured: add a [[sources]] table (see `calsync config example`)")
+            return 0
+        reports = sync_all(cs, sources)
+    for report in reports:
+        print(report.summary())
+    failed = [r for r in reports if not r.ok]
+    return SourceError.exit_code if failed else 0
+
+
+def cmd_auth_google(args: argparse.Namespace) -> int:
+    """Authorize calsync to read and write one Google source's events."""
+    from calsync.auth import authorize_desktop, authorize_headless
+    from calsync.config import GoogleSourceConfig
+
+    config = _load(args)
+    candidates = [
+        s
+        for s in config.sources
+        if isinstance(s, GoogleSourceConfig) and (args.source is None or s.name == args.source)
+    ]
+    if len(candidates) != 1:
+        names = ", ".join(s.name for s in config.sources if isinstance(s, GoogleSourceConfig))
+        problem = (
+            "no Google source is configured"
+            if not names
+            else (f"name the Google source with --source ({names})")
+        )
+        raise ConfigError(
+            str(args.config or default_config_path()), [ConfigProblem("sources", problem)]
+        )
+    source = candidates[0]
+    if source.client_secrets_file is None:
+        raise ConfigError(
+            str(args.config or default_config_path()),
+            [
+                ConfigProblem(
+                    f"sources.{source.name}.client_secrets_file", "required for authorization"
+                )
+            ],
+        )
+    token_file = source.token_file or config.resolved_state_dir() / f"google-{source.name}.json"
+    if args.headless:
+        authorize_headless(source.client_secrets_file, token_file)
+    else:
+        authorize_desktop(source.client_secrets_file, token_file, open_browser=not args.no_browser)
+    print(f"saved the token for {source.name} to {token_file} (mode 0600)")
     return 0
 
 
@@ -244,6 +323,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="idempotency key (default: task type and start)")
     p.add_argument("--user", help="user id (default: [user] id)")
     p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("sync", help="poll the calendar sources once and learn from them")
+    p.add_argument("--source", help="only this source")
+    p.set_defaults(func=cmd_sync)
+
+    auth = sub.add_parser("auth", help="authorize calsync for a calendar service")
+    auth_sub = auth.add_subparsers(dest="service", metavar="SERVICE", required=True)
+    p = auth_sub.add_parser("google", help="OAuth for a Google source (scope calendar.events)")
+    p.add_argument("--source", help="which Google source (needed when there are several)")
+    p.add_argument(
+        "--headless", action="store_true", help="copy-paste flow for a machine without a browser"
+    )
+    p.add_argument("--no-browser", action="store_true", help="print the URL instead of opening it")
+    p.set_defaults(func=cmd_auth_google)
 
     p = sub.add_parser("demo", help="simulate weeks of history and show what calsync learns")
     p.add_argument("--weeks", type=int, default=4, help="weeks of history (default: %(default)s)")

@@ -185,3 +185,41 @@ def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
         assert f"  {task}: " in result.stdout
     # The demo works in a scratch directory and leaves the user's state alone.
     assert not (tmp_path / "xdg-state").exists()
+
+
+def test_sync_reads_an_ics_file_and_learns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = tmp_path / "cal.ics"
+    feed.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\n"
+        "BEGIN:VEVENT\r\nUID:1\r\nDTSTART:20260105T080000Z\r\nDTEND:20260105T100000Z\r\n"
+        "SUMMARY:Coding ✓\r\nDESCRIPTION:energy: 4/5\\nnote: mornings rock\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        + GOOD
+        + f'\n[[sources]]\ntype = "ics"\nname = "file"\npath = "{feed}"\ndays_back = 3650\n',
+        encoding="utf-8",
+    )
+    base = ["--config", str(config)]
+    assert main([*base, "sync"]) == 0
+    out = capsys.readouterr().out
+    assert "file: full, 1 event(s) received, 0 deleted, 1 completion(s) learned" in out
+    assert main([*base, "sync"]) == 0
+    assert "file: incremental, 0 event(s) received" in capsys.readouterr().out
+    assert main([*base, "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["total_completions"] == 1
+    assert status["tasks"][0]["peak_slots"] == ["Monday 09:00"]  # 08:00 UTC = 09:00 Berlin
+    assert status["sources"][0]["name"] == "file"
+    assert status["sources"][0]["last_error"] is None
+
+    feed.write_text("garbage", encoding="utf-8")
+    assert main([*base, "sync"]) == 5
+    assert "file: FAILED" in capsys.readouterr().out
+    assert main([*base, "status"]) == 0
+    assert "last error:" in capsys.readouterr().out

@@ -646,7 +646,8 @@ def test_an_older_database_is_upgraded_in_place_keeping_its_data(tmp_path: Path)
         command.upgrade(cfg, "0001_initial")
     with engine.begin() as conn:
         conn.exec_driver_sql(
-            "INSERT INTO users (id, timezone, created_at) VALUES ('old', 'UTC', '2026-01-01 00:00:00')"
+            "INSERT INTO users (id, timezone, created_at) "
+            "VALUES ('old', 'UTC', '2026-01-01 00:00:00')"
         )
     assert current_revision(engine) == "0001_initial"
     engine.dispose()

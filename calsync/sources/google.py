@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 SCOPE = "https://www.googleapis.com/auth/calendar.events"
 
 _RETRY_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+_QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
 _PAGE_SIZE = 2500
 
 
@@ -104,7 +105,9 @@ def load_credentials(token_file: Path) -> Credentials:
         ) from err
     # from_authorized_user_info always sets Google's endpoint; keep the saved one.
     if info.get("token_uri"):
+        expiry = credentials.expiry
         credentials = credentials.with_token_uri(info["token_uri"])
+        credentials.expiry = expiry  # with_token_uri() drops it (google-auth 2.x)
     return credentials
 
 
@@ -222,6 +225,10 @@ class GoogleSource:
                     status == 429 or status >= 500 or (status == 403 and reasons & _RETRY_REASONS)
                 )
                 if not retryable or attempt >= self._retries:
+                    if status == 403 and reasons & _QUOTA_REASONS:
+                        raise TransientSourceError(
+                            f"{self.name}: the Google API quota is used up; trying again later"
+                        ) from err
                     if status in (401, 403) and not retryable:
                         raise AuthError(
                             f"{self.name}: Google refused access (HTTP {status}); "
