@@ -20,10 +20,12 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calsync import __version__
 from calsync.config import (
     Config,
+    StoreConfig,
     default_config_path,
     load_config,
     render_example,
@@ -71,13 +73,20 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         raise InputError(f"{path} already exists; use --force to overwrite it")
     zone = args.timezone or _local_zone()
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise InputError(f"unknown IANA time zone {zone!r} (e.g. Europe/Berlin)") from err
     text = render_example(timezone=zone)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # The file may later hold credentials: only its owner may read it.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The file may later hold credentials: only its owner may read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(path, 0o600)
+    except OSError as err:
+        raise InputError(f"cannot write {path}: {err.strerror or err}") from err
     print(f"wrote {path} (time zone {zone}); edit it, then run: calsync config check {path}")
     return 0
 
@@ -99,9 +108,11 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     if path is None:
         path = default_config_path()
         if not path.exists():
-            raise ConfigError(
-                str(path), [ConfigProblem("<file>", "file not found (calsync init writes one)")]
+            print(
+                f"no configuration file at {path}: calsync uses the embedded default "
+                "(`calsync config example` shows it; `calsync init` writes a file to edit)"
             )
+            return 0
     config = load_config(path)
     names = ", ".join(t.name for t in config.task_types) or "none"
     print(f"{path}: OK (user {config.user.id}, {config.user.timezone}; task types: {names})")
@@ -161,6 +172,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
             view.values,
             f"{title}: {view.count} update(s), hours in {zone}",
             _use_color(args.color),
+            neutral=cs.config.learning.neutral_value,
         )
     )
     return 0
@@ -172,14 +184,19 @@ def cmd_record(args: argparse.Namespace) -> int:
         start = datetime.fromisoformat(args.start)
     except ValueError as err:
         raise InputError(f"START must be an ISO date-time, got {args.start!r}") from err
+    if "T" not in args.start and " " not in args.start:
+        raise InputError(f"START needs a time of day, e.g. {args.start}T09:00")
     with _open(args) as cs:
         if start.tzinfo is None:
             # A wall-clock time typed by a person means the user's own zone.
             start = start.replace(tzinfo=cs.timezone(args.user))
+        if start > cs.clock.now():
+            raise InputError(f"{start.isoformat()} is in the future: record what has happened")
+        name = cs.task_type(args.task).name
         result = cs.record_completion(
-            args.task, start, args.success, args.energy, user=args.user, key=args.key
+            name, start, args.success, args.energy, user=args.user, key=args.key
         )
-    print(f"{result.status}: {args.task} at {start.isoformat()} (slot {result.slot})")
+    print(f"{result.status}: {name} at {start.isoformat()} (slot {result.slot})")
     return 0
 
 
@@ -246,28 +263,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from calsync.demo import describe_choice, run_demo
 
     config = _load(args)
+    if not config.task_types:
+        raise InputError("the configuration defines no [[task_types]]: nothing to simulate")
+    # Simulated history must never reach a real database: always a scratch one.
     with tempfile.TemporaryDirectory(prefix="calsync-demo-") as scratch:
-        state = args.state_dir or Path(scratch)
-        config = config.model_copy(update={"state_dir": state})
+        config = config.model_copy(update={"state_dir": Path(scratch), "store": StoreConfig()})
         with open_calsync(config) as cs:
             print(
                 f"calsync demo: {args.weeks} simulated week(s) for user {config.user.id} "
-                f"({config.user.timezone}), database {config.database_url()}"
+                f"({config.user.timezone}), in a scratch database that is removed afterwards"
             )
             result = run_demo(cs, weeks=args.weeks, seed=args.seed)
             print(f"recorded {result.completions} completion(s)\n")
             print(progress_text(cs.progress(), config.user.id))
-            first = config.task_types[0].name if config.task_types else None
-            if first:
-                print()
-                print(heatmap(cs.habit(first).values, f"{first} habit", _use_color(args.color)))
-            print("\nbest block next week:")
+            first = config.task_types[0].name
+            print()
+            print(
+                heatmap(
+                    cs.habit(first).values,
+                    f"{first} habit",
+                    _use_color(args.color),
+                    neutral=config.learning.neutral_value,
+                )
+            )
+            print("\nbest block in the next 7 days:")
             for name, choice in result.best_slots.items():
                 print(f"  {name}: {describe_choice(choice)}")
     return 0
 
 
 # ---------------------------------------------------------------------- parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 52:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 52, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,7 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"calsync {__version__}")
     parser.add_argument(
-        "-c", "--config", type=Path, help="configuration file (default: %(default)s → XDG path)"
+        "-c",
+        "--config",
+        type=Path,
+        help="configuration file (default: $XDG_CONFIG_HOME/calsync/config.toml, "
+        "else the embedded default)",
     )
     parser.add_argument("--state-dir", type=Path, help="override state_dir from the configuration")
     parser.add_argument(
@@ -312,12 +348,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("heatmap", help="show a task type's week as a coloured grid")
     p.add_argument("task", metavar="TASK", help="task type name, or 'energy'")
     p.add_argument("--user", help="user id (default: [user] id)")
-    p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    p.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the grid (auto: when writing to a terminal and NO_COLOR is unset)",
+    )
     p.set_defaults(func=cmd_heatmap)
 
     p = sub.add_parser("record", help="record a completed task by hand")
     p.add_argument("task", metavar="TASK", help="task type name")
-    p.add_argument("start", metavar="START", help="ISO start, e.g. 2026-11-24T09:00 (local time)")
+    p.add_argument(
+        "start",
+        metavar="START",
+        help="ISO start, e.g. 2026-11-24T09:00 (in user.timezone unless an offset is given)",
+    )
     p.add_argument("--success", type=float, help="0-1 (default: learning.default_success)")
     p.add_argument("--energy", type=float, help="energy afterwards, 0-1")
     p.add_argument("--key", help="idempotency key (default: task type and start)")
@@ -339,9 +384,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_auth_google)
 
     p = sub.add_parser("demo", help="simulate weeks of history and show what calsync learns")
-    p.add_argument("--weeks", type=int, default=4, help="weeks of history (default: %(default)s)")
+    p.add_argument(
+        "--weeks", type=_positive, default=4, help="weeks of history, 1-52 (default: %(default)s)"
+    )
     p.add_argument("--seed", type=int, default=7, help="random seed (default: %(default)s)")
-    p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    p.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the grid (auto: when writing to a terminal and NO_COLOR is unset)",
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -354,6 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except BrokenPipeError:
+        # The reader went away (`calsync status | head`): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CalsyncError as err:
         print(f"calsync: error: {err}", file=sys.stderr)
         return err.exit_code

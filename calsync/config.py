@@ -96,6 +96,22 @@ class StoreConfig(_Section):
         ),
         json_schema_extra={"example": "sqlite:////var/lib/calsync/calsync.db"},
     )
+
+    @field_validator("url")
+    @classmethod
+    def _parsable_url(cls, value: str | None) -> str | None:
+        if value:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(value)
+            except ArgumentError as err:
+                raise ValueError(
+                    f'not a database URL: {value!r} (e.g. "sqlite:////path/calsync.db")'
+                ) from err
+        return value
+
     busy_timeout_ms: int = Field(
         5000,
         ge=0,
@@ -298,8 +314,12 @@ class TaskTypeConfig(_Section):
     """A kind of work calsync learns about and schedules."""
 
     name: str = Field(..., min_length=1, max_length=100, description="Name shown everywhere.")
-    keywords: list[str] = Field(
-        [], description="Case-insensitive words; an event whose title contains one matches."
+    keywords: list[Annotated[str, Field(min_length=1)]] = Field(
+        [],
+        description=(
+            "Case-insensitive words or phrases; an event matches when one stands in its title "
+            'as a whole word ("run" matches "Morning run", not "Brunch").'
+        ),
     )
     regex: str | None = Field(
         None,
@@ -528,18 +548,53 @@ def _key_of(loc: tuple[int | str, ...]) -> str:
     return key or "<file>"
 
 
+_SOURCE_TYPES = ("ics", "caldav", "google")
+
+
 def _problems(err: ValidationError) -> list[ConfigProblem]:
     problems = []
     for item in err.errors(include_url=False):
         loc = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+        # A tagged union puts the tag into the path (sources[0].ics.url): drop it.
+        if len(loc) >= 3 and loc[0] == "sources" and loc[2] in _SOURCE_TYPES:
+            loc = loc[:2] + loc[3:]
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key (check its spelling and section)"
+        elif item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = (*loc, "type")
+            found = (item.get("ctx") or {}).get("tag")
+            message = f"unknown source type {found!r}" if found else "required key is missing"
+            message += " (use " + ", ".join(f'"{t}"' for t in _SOURCE_TYPES) + ")"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         elif item["type"] == "missing":
             message = "required key is missing"
         problems.append(ConfigProblem(_key_of(loc), message))
+    return problems
+
+
+def _duplicate_names(data: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Names defined twice, found in the raw data so they show beside every other problem."""
+    problems = []
+    for section, kind in (("task_types", "task type"), ("sources", "source")):
+        entries = data.get(section)
+        if not isinstance(entries, list):
+            continue
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name.casefold() in seen:
+                problems.append(
+                    ConfigProblem(
+                        f"{section}[{index}].name",
+                        f"{kind} {name!r} is already defined by {section}[{seen[name.casefold()]}]",
+                    )
+                )
+            else:
+                seen[name.casefold()] = index
     return problems
 
 
@@ -550,10 +605,15 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
         ConfigError: listing every problem with its key.
 
     """
+    duplicates = _duplicate_names(data)
     try:
-        return Config.model_validate(dict(data))
+        config = Config.model_validate(dict(data))
     except ValidationError as err:
-        raise ConfigError(source, _problems(err)) from err
+        found = [p for p in _problems(err) if "is defined twice" not in p.message]
+        raise ConfigError(source, duplicates + found) from err
+    if duplicates:
+        raise ConfigError(source, duplicates)
+    return config
 
 
 def parse_config_text(text: str, source: str = "<config>") -> Config:
@@ -686,7 +746,9 @@ def _comment(text: str, indent: str = "") -> list[str]:
     return lines
 
 
-def _field_lines(model: type[BaseModel], values: Mapping[str, Any]) -> list[str]:
+def _field_lines(
+    model: type[BaseModel], values: Mapping[str, Any], examples: bool = True
+) -> list[str]:
     lines: list[str] = []
     for name, info in model.model_fields.items():
         if name not in values:
@@ -696,7 +758,10 @@ def _field_lines(model: type[BaseModel], values: Mapping[str, Any]) -> list[str]
         if value is None:
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
             example = extra.get("example")
-            lines.append(f"# {name} = {_toml_value(example)}" if example else f"# {name} =")
+            if examples and example:
+                lines.append(f"# {name} = {_toml_value(example)}")
+            else:
+                lines.append(f"#   ({name}: not set)")
         else:
             lines.append(f"{name} = {_toml_value(value)}")
     return lines
@@ -716,8 +781,9 @@ def render_example(timezone: str | None = None) -> str:
     out = [
         "# calsync configuration.",
         "#",
-        "# Every key is optional and shows its default; `calsync config check FILE`",
-        "# validates a file. Generated from calsync's configuration schema.",
+        "# Every key of the [sections] is optional and shows its default. Task types and",
+        "# sources exist only as listed: a file without [[task_types]] defines none.",
+        "# `calsync config check FILE` validates a file. Generated from calsync's schema.",
         "",
     ]
     out += _comment(Config.model_fields["state_dir"].description or "")
@@ -744,7 +810,8 @@ def render_example(timezone: str | None = None) -> str:
     for raw in EXAMPLE_TASK_TYPES:
         task = TaskTypeConfig.model_validate(raw).model_dump(mode="json")
         out += ["", "[[task_types]]"]
-        out += _field_lines(TaskTypeConfig, {k: v for k, v in task.items() if k != "windows"})
+        fields = {k: v for k, v in task.items() if k != "windows"}
+        out += _field_lines(TaskTypeConfig, fields, examples=False)
         for window in task["windows"]:
             out += ["", "[[task_types.windows]]"]
             out += _field_lines(WindowConfig, window)

@@ -16,6 +16,7 @@ wins over ``learning.default_success``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -117,17 +118,22 @@ def _contains_any(haystack: Iterable[str], wanted: Sequence[str]) -> bool:
     return any(w.casefold() in folded for w in wanted)
 
 
+@functools.lru_cache(maxsize=512)
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """A keyword or phrase as a whole word: "run" matches "Morning run", not "Brunch"."""
+    return re.compile(rf"(?<!\w){re.escape(keyword)}(?!\w)", re.IGNORECASE)
+
+
 def match_task_type(event: Event, task_types: Sequence[TaskTypeConfig]) -> TaskTypeConfig | None:
     """The first task type (in config order) whose rules match the event.
 
-    The title must contain a keyword or match the regex (when the task type
-    has either), and the calendar, colour and categories must match where the
-    task type restricts them.
+    The title must contain a keyword as a whole word (case-insensitive) or
+    match the regex (when the task type has either), and the calendar, colour
+    and categories must match where the task type restricts them.
     """
-    title = event.summary.casefold()
     for task in task_types:
         if task.keywords or task.regex:
-            by_keyword = any(k.casefold() in title for k in task.keywords)
+            by_keyword = any(_keyword_pattern(k).search(event.summary) for k in task.keywords)
             by_regex = bool(task.regex and re.search(task.regex, event.summary, re.IGNORECASE))
             if not (by_keyword or by_regex):
                 continue

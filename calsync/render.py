@@ -21,26 +21,29 @@ def _cell(value: float, color: bool) -> str:
     if color:
         code = _PALETTE[round(value * (len(_PALETTE) - 1))]
         return f"\x1b[48;5;{code}m  \x1b[0m"
-    char = _SHADES[min(len(_SHADES) - 1, int(value * len(_SHADES)))]
+    char = _SHADES[round(value * (len(_SHADES) - 1))]
     return char * 2
 
 
-def heatmap(values: np.ndarray, title: str, color: bool) -> str:
+def heatmap(values: np.ndarray, title: str, color: bool, neutral: float = 0.5) -> str:
     """Render a 168-slot array as a week grid (rows Sunday…Saturday, columns 00…23).
 
-    The shades are stretched between the array's minimum and maximum so that
-    early, small differences are visible; the legend gives both values.
+    Neutral is the middle shade; the scale stretches symmetrically to the
+    largest distance from neutral, so early, small differences are visible
+    and "above neutral" always looks darker (greener) than "below".
     """
     grid = np.asarray(values, dtype=float).reshape(7, 24)
-    low, high = float(grid.min()), float(grid.max())
-    spread = high - low
-    scaled = (grid - low) / spread if spread > 1e-9 else np.full_like(grid, 0.5)
+    reach = float(np.abs(grid - neutral).max())
+    flat = reach < 1e-9
+    scaled = np.full_like(grid, 0.5) if flat else 0.5 + (grid - neutral) / (2 * reach)
+    low, high = neutral - reach, neutral + reach
     lines = [title, "      " + "".join(f"{h:<2d}" if h % 3 == 0 else "  " for h in range(24))]
     for day in range(7):
         cells = "".join(_cell(v, color) for v in scaled[day])
         lines.append(f"{DAY_NAMES[day][:3]:<5} {cells}")
-    legend = "".join(_cell(v, color) for v in np.linspace(0, 1, 6))
-    lines.append(f"      {low:.2f} {legend} {high:.2f}")
+    steps = len(_PALETTE) if color else len(_SHADES)
+    legend = "".join(_cell(v, color) for v in np.linspace(0, 1, steps))
+    lines.append(f"      {low:.2f} {legend} {high:.2f}   (neutral {neutral:.2f} in the middle)")
     return "\n".join(lines)
 
 

@@ -144,7 +144,11 @@ class Calsync:
     def _zone(self, tx: StoreTx, user: str) -> ZoneInfo:
         zone = tx.user_timezone(user)
         if zone is None:
-            raise UnknownUserError(f"unknown user {user!r}; add it with add_user()")
+            known = ", ".join(sorted(tx.users())) or "none"
+            raise UnknownUserError(
+                f"unknown user {user!r} (known: {known}); [user] id in the configuration "
+                "names the default one"
+            )
         return ZoneInfo(zone)
 
     def _task_id(self, tx: StoreTx, name: str) -> int:

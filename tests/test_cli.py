@@ -71,8 +71,10 @@ def test_config_check_accepts_a_good_file(
 
 
 def test_config_check_without_a_file_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["config", "check"]) == 3
-    assert "calsync init" in capsys.readouterr().err
+    assert main(["config", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "no configuration file at" in out
+    assert "embedded default" in out
 
 
 def test_init_writes_a_private_valid_config(
@@ -147,10 +149,41 @@ def test_record_status_and_heatmap(good_config: Path, capsys: pytest.CaptureFixt
     tuesday = rows[2][6:]
     assert len(tuesday) == 48
     assert tuesday[18:20] == "@@"  # 09:00 is the only learned slot, the darkest cell
-    assert set(rows[0][6:]) == {" "}
+    assert set(rows[0][6:]) == {"="}  # untouched slots: neutral, the middle shade
 
     assert main([*base, "heatmap", "energy", "--color", "always"]) == 0
     assert "\x1b[48;5;" in capsys.readouterr().out
+
+
+def test_init_refuses_an_unknown_zone_and_unwritable_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "config.toml"
+    assert main(["init", str(target), "--timezone", "Nowhere/Land"]) == 2
+    assert "unknown IANA time zone 'Nowhere/Land'" in capsys.readouterr().err
+    assert not target.exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    assert main(["init", str(blocker / "config.toml")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_demo_never_touches_a_configured_database(tmp_path: Path) -> None:
+    real = tmp_path / "real.db"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[store]\nurl = "sqlite:///{real}"\n'
+        '[[task_types]]\nname = "Focus"\nkeywords = ["focus"]\n',
+        encoding="utf-8",
+    )
+    result = run_cli("--config", str(config), "--state-dir", str(tmp_path / "state"), "demo")
+    assert result.returncode == 0, result.stderr
+    assert "scratch database" in result.stdout
+    assert not real.exists()
+    assert not (tmp_path / "state").exists()
+    bad = run_cli("demo", "--weeks", "0")
+    assert bad.returncode == 2
+    assert "between 1 and 52" in bad.stderr
 
 
 def test_unknown_task_and_bad_input(good_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,6 +194,12 @@ def test_unknown_task_and_bad_input(good_config: Path, capsys: pytest.CaptureFix
     assert "ISO date-time" in capsys.readouterr().err
     assert main([*base, "record", "Deep Coding", "2026-11-24T09:00", "--success", "7"]) == 2
     assert "between 0 and 1" in capsys.readouterr().err
+    assert main([*base, "record", "Deep Coding", "2026-11-24"]) == 2
+    assert "needs a time of day" in capsys.readouterr().err
+    assert main([*base, "record", "Deep Coding", "2999-01-01T09:00"]) == 2
+    assert "in the future" in capsys.readouterr().err
+    assert main([*base, "status", "--user", "bob"]) == 2
+    assert "unknown user 'bob' (known: alice)" in capsys.readouterr().err
 
 
 def test_a_database_from_a_newer_calsync_is_refused(good_config: Path, tmp_path: Path) -> None:
@@ -180,7 +219,7 @@ def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "completion(s) learned" in result.stdout
     assert "Deep Coding habit" in result.stdout
-    assert "best block next week:" in result.stdout
+    assert "best block in the next 7 days:" in result.stdout
     for task in ("Deep Coding", "Email", "Exercise"):
         assert f"  {task}: " in result.stdout
     # The demo works in a scratch directory and leaves the user's state alone.

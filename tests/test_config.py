@@ -82,7 +82,7 @@ start = "25:00"
 
 [[task_types]]
 name = "deep coding"
-keywords = ["again"]
+keywords = ["again", ""]
 """
     with pytest.raises(ConfigError) as caught:
         parse_config_text(text, "test.toml")
@@ -95,7 +95,9 @@ keywords = ["again"]
     assert "invalid regular expression" in problems["task_types[0].regex"]
     assert "funday" in problems["task_types[0].windows[0].days"]
     assert "HH:MM" in problems["task_types[0].windows[0].start"]
-    assert len(caught.value.problems) >= 8
+    assert "already defined by task_types[0]" in problems["task_types[1].name"]
+    assert "at least 1 character" in problems["task_types[1].keywords[1]"]
+    assert len(caught.value.problems) >= 10
     message = str(caught.value)
     assert message.startswith("invalid configuration in test.toml")
     assert "user.timezone:" in message
@@ -117,8 +119,8 @@ keywords = ["again"]
         ),
         (
             {"task_types": [{"name": "X", "keywords": ["x"]}, {"name": "x", "keywords": ["y"]}]},
-            "<file>",
-            "defined twice",
+            "task_types[1].name",
+            "already defined by task_types[0]",
         ),
         ({"merge": {"behavioural_weight": 0.5}}, "merge", "must be 1"),
         ({"merge": {"modifier_min": 2.0}}, "merge", "above modifier_max"),
@@ -237,9 +239,16 @@ def test_source_problems_carry_their_keys() -> None:
         parse_config(data)
     problems = [str(p) for p in caught.value.problems]
     joined = "\n".join(problems)
-    assert "sources[0].ics: url must start with http:// or https://" in joined
-    assert "sources[1].ics: give exactly one of url and path" in joined
-    assert "sources[2].caldav: give password or password_file, not both" in joined
-    assert "sources[3]:" in joined
-    assert "'ics', 'caldav', 'google'" in joined
-    assert "sources[4].google.name:" in joined
+    assert "sources[0]: url must start with http:// or https://" in joined
+    assert "sources[1]: give exactly one of url and path" in joined
+    assert "sources[2]: give password or password_file, not both" in joined
+    assert "sources[3].type: unknown source type 'exchange'" in joined
+    assert "sources[4].name:" in joined
+    assert "sources[5].name: source 'A' is already defined by sources[0]" in joined
+    assert "sources[6].name: source 'a' is already defined by sources[0]" in joined
+
+
+def test_store_url_is_checked() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"store": {"url": "notaurl"}})
+    assert caught.value.problems[0].key == "store.url"

@@ -62,6 +62,8 @@ def test_events_must_be_timezone_aware_and_consistent() -> None:
         ("Inbox zero", "Email"),
         ("Morning RUN", "Exercise"),
         ("Lunch", None),
+        ("Brunch with Sam", None),  # "run" only as a whole word
+        ("Inboxing", None),
     ],
 )
 def test_titles_match_by_keyword_or_regex(title: str, task: str | None) -> None:

@@ -126,9 +126,9 @@ def migrate(engine: Engine) -> None:
         current = current_revision(engine)
         if current is not None and current not in known:
             raise SchemaTooNewError(
-                f"the database is at schema revision {current!r}, which this calsync "
-                f"(knows up to {script.get_current_head()!r}) does not know: it was written by "
-                "a newer calsync. Upgrade calsync, or point store.url at another database."
+                f"the database is at schema revision {current!r}, newer than the newest this "
+                f"calsync knows ({script.get_current_head()!r}): it was written by a newer "
+                "calsync. Upgrade calsync, or point store.url at another database."
             )
         if current == script.get_current_head():
             return
