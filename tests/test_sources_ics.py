@@ -266,3 +266,21 @@ def test_file_feed_with_x_wr_timezone_and_floating_times(tmp_path: Path) -> None
     path.write_bytes(path.read_bytes().replace(b"X-WR-TIMEZONE:America/New_York\r\n", b""))
     (floating,) = [e for e in feed.fetch(again.cursor).events if e.uid == "floating"]
     assert floating.start == datetime(2026, 11, 25, 9, tzinfo=BERLIN)
+
+
+def test_a_broken_series_is_skipped_with_a_warning_naming_its_uid(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "cal.ics"
+    path.write_bytes(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
+        b"BEGIN:VEVENT\r\nUID:broken-series\r\nDTSTART:20261124T090000Z\r\n"
+        b"DTEND:20261124T100000Z\r\nRRULE:FREQ=SOMETIMES\r\nSUMMARY:bad\r\nEND:VEVENT\r\n"
+        b"BEGIN:VEVENT\r\nUID:fine\r\nDTSTART:20261124T110000Z\r\nDTEND:20261124T120000Z\r\n"
+        b"SUMMARY:good\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    with caplog.at_level("WARNING", logger="calsync.sources.ics"):
+        result = IcsSource("file", BERLIN, CLOCK, path=path).fetch(None)
+    assert [e.uid for e in result.events] == ["fine"]
+    warnings = " ".join(r.getMessage() for r in caplog.records)
+    assert "skipping the broken series broken-series" in warnings

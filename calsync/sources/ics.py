@@ -280,11 +280,20 @@ class IcsSource:
         start = (now - timedelta(days=self._days_back)).astimezone(self._tz)
         end = (now + timedelta(days=self._days_ahead)).astimezone(self._tz)
         try:
-            occurrences = recurring_ical_events.of(calendar, skip_bad_series=True).between(
-                start, end
-            )
+            query = recurring_ical_events.of(calendar, skip_bad_series=True)
         except Exception as err:  # the library raises many types for broken input
             raise SourceError(f"{self.name}: cannot expand the ICS feed: {err}") from err
+        # Series the library dropped while reading (skip_bad_series) are named here…
+        kept = {str(series.uid) for series in query.series}
+        for uid in sorted({str(c.get("UID")) for c in calendar.walk("VEVENT")} - kept):
+            logger.warning("%s: skipping the broken series %s", self.name, uid)
+        # …and those that fail while expanding, one by one, so one never hides the rest.
+        occurrences = []
+        for series in query.series:
+            try:
+                occurrences += [o.as_component(False) for o in series.between(start, end)]
+            except tuple(query.suppressed_errors) as err:
+                logger.warning("%s: skipping the broken series %s: %s", self.name, series.uid, err)
         events = []
         for component in occurrences:
             event = self._to_event(component, recurring)
