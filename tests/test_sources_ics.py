@@ -284,3 +284,35 @@ def test_a_broken_series_is_skipped_with_a_warning_naming_its_uid(
     assert [e.uid for e in result.events] == ["fine"]
     warnings = " ".join(r.getMessage() for r in caplog.records)
     assert "skipping the broken series broken-series" in warnings
+
+
+def test_a_weekly_series_across_fall_back_lands_in_the_same_local_slot(tmp_path: Path) -> None:
+    from calsync.config import parse_config
+    from calsync.ingest import sync_source
+    from calsync.learning.slots import get_weekly_index
+    from calsync.service import open as open_calsync
+
+    path = tmp_path / "dst.ics"
+    path.write_bytes(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
+        b"BEGIN:VEVENT\r\nUID:weekly\r\nDTSTART;TZID=Europe/Berlin:20261019T090000\r\n"
+        b"DTEND;TZID=Europe/Berlin:20261019T100000\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
+        b"SUMMARY:Coding\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    config = parse_config(
+        {
+            "user": {"timezone": "Europe/Berlin"},
+            "task_types": [{"name": "Deep Coding", "keywords": ["coding"]}],
+        }
+    )
+    clock = FixedClock(datetime(2026, 11, 10, tzinfo=UTC))
+    with open_calsync(config, store_url=f"sqlite:///{tmp_path / 'c.db'}", clock=clock) as cs:
+        source = IcsSource("file", BERLIN, clock, path=path)
+        report = sync_source(cs, source)
+        assert report.learned == 3
+        with cs.store.read() as tx:
+            slots = [u.slot for u in tx.updates_for_habit("me", tx.task_type_id("Deep Coding"))]
+            offsets = sorted({e.start.utcoffset() for e in tx.events()})  # type: ignore[union-attr]
+    # Before and after the change to winter time: Monday 09:00 local, every week.
+    assert slots == [get_weekly_index(1, 9)] * 3
+    assert [o.total_seconds() / 3600 for o in offsets] == [1.0, 2.0]
