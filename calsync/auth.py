@@ -21,7 +21,8 @@ from google_auth_oauthlib.flow import InstalledAppFlow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from calsync.errors import AuthError
-from calsync.sources.google import SCOPE, write_private_json
+from calsync.secrets import write_private_file
+from calsync.sources.google import SCOPE
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def authorize_headless(
         flow.fetch_token(authorization_response=pasted)
     except (OAuth2Error, ValueError) as err:
         raise AuthError(f"Google did not accept the authorization: {err}") from err
-    write_private_json(token_file, flow.credentials.to_json())
+    write_private_file(token_file, flow.credentials.to_json())
     logger.info("saved the Google token to %s", token_file)
 
 
@@ -77,5 +78,5 @@ def authorize_desktop(
         )
     except (OAuth2Error, ValueError, OSError) as err:
         raise AuthError(f"the authorization did not complete: {err}") from err
-    write_private_json(token_file, credentials.to_json())
+    write_private_file(token_file, credentials.to_json())
     logger.info("saved the Google token to %s", token_file)

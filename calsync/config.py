@@ -430,6 +430,8 @@ class CaldavSourceConfig(_SourceBase):
     def _one_password(self) -> CaldavSourceConfig:
         if self.password is not None and self.password_file is not None:
             raise ValueError("give password or password_file, not both")
+        if self.username and self.password is None and self.password_file is None:
+            raise ValueError("username is set: give password or password_file too")
         return self
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -316,3 +316,29 @@ def test_a_weekly_series_across_fall_back_lands_in_the_same_local_slot(tmp_path:
     # Before and after the change to winter time: Monday 09:00 local, every week.
     assert slots == [get_weekly_index(1, 9)] * 3
     assert [o.total_seconds() / 3600 for o in offsets] == [1.0, 2.0]
+
+
+def test_the_window_moves_with_the_day_even_when_the_feed_does_not_change(
+    server: FeedServer,
+) -> None:
+    clock = FixedClock(datetime(2026, 11, 27, 6, tzinfo=UTC))
+    feed = IcsSource(
+        "team",
+        BERLIN,
+        clock,
+        url=server.url + "/feed.ics",
+        days_back=0,
+        days_ahead=1,
+        policy=UrlPolicy(allow_private_network=True),
+    )
+    first = feed.fetch(None)
+    assert [e.uid for e in first.events] == ["mine"]  # only the 27th is in the window
+    clock.advance(timedelta(hours=3))
+    same_day = feed.fetch(first.cursor)
+    assert (same_day.full, same_day.events) == (False, [])
+    assert server.requests[-1][1].get("If-None-Match") == '"v1"'
+    clock.set(datetime(2026, 11, 23, 6, tzinfo=UTC))  # another day: the window holds other events
+    other_day = feed.fetch(same_day.cursor)
+    assert "If-None-Match" not in server.requests[-1][1]
+    assert other_day.full
+    assert sorted(e.uid for e in other_day.events) == ["series1"]

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -43,6 +41,7 @@ from calsync.clock import Clock
 from calsync.config import GoogleSourceConfig
 from calsync.errors import AuthError, SourceError, TransientSourceError
 from calsync.model import Event, EventStatus, Transparency
+from calsync.secrets import UnsafeSecretError, read_private_file, write_private_file
 from calsync.sources.base import FetchResult
 
 logger = logging.getLogger(__name__)
@@ -59,46 +58,15 @@ class _FullSyncRequired(Exception):
     """A sync token expired (HTTP 410): list everything again."""
 
 
-def check_private_file(path: Path, what: str) -> None:
-    """Refuse a secret file that is not the user's own or that others can access.
-
-    Raises:
-        AuthError: the file is missing, not a regular file, owned by someone
-            else, or readable/writable by group or others.
-
-    """
-    try:
-        info = path.stat()
-    except FileNotFoundError as err:
-        raise AuthError(f"{what} {path} does not exist; run `calsync auth google`") from err
-    if not stat.S_ISREG(info.st_mode):
-        raise AuthError(f"{what} {path} is not a regular file")
-    if info.st_uid != os.getuid():
-        raise AuthError(f"{what} {path} belongs to another user; refusing to use it")
-    if info.st_mode & 0o077:
-        raise AuthError(
-            f"{what} {path} can be read by others (mode {stat.S_IMODE(info.st_mode):04o}); "
-            f"run `chmod 600 {path}`"
-        )
-
-
-def write_private_json(path: Path, data: str) -> None:
-    """Write a secret JSON file atomically with mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(data)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
-
-
 def load_credentials(token_file: Path) -> Credentials:
     """Load saved OAuth credentials (refusing a file others can read)."""
-    check_private_file(token_file, "Google token file")
     try:
-        info = json.loads(token_file.read_text(encoding="utf-8"))
+        info = json.loads(read_private_file(token_file))
         credentials = Credentials.from_authorized_user_info(info, [SCOPE])
+    except UnsafeSecretError as err:
+        raise AuthError(
+            f"cannot use the Google token: {err} (`calsync auth google` writes it)"
+        ) from err
     except (ValueError, OSError) as err:
         raise AuthError(
             f"cannot use the Google token in {token_file}: {err}; run `calsync auth google`"
@@ -268,7 +236,7 @@ class GoogleSource:
 
     def _save_refreshed_token(self, before: str | None) -> None:
         if self._token_file and self._credentials is not None and self._credentials.token != before:
-            write_private_json(self._token_file, self._credentials.to_json())
+            write_private_file(self._token_file, self._credentials.to_json())
 
     # ------------------------------------------------------------------ fetching
 

@@ -27,10 +27,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import timedelta, tzinfo
 from email.message import Message
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 from urllib.parse import urlsplit
 
 import icalendar
@@ -38,9 +38,10 @@ import recurring_ical_events
 import x_wr_timezone
 
 from calsync.clock import Clock
-from calsync.errors import CalsyncError, SourceError, TransientSourceError
-from calsync.model import Event, EventStatus, Transparency
+from calsync.errors import SourceError, TransientSourceError
+from calsync.model import Event
 from calsync.sources.base import FetchResult
+from calsync.sources.ical import component_to_event
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ class _Cursor:
     etag: str | None = None
     last_modified: str | None = None
     sha256: str | None = None
+    #: The local day the window was last expanded on; a new day moves the window.
+    day: str | None = None
 
     @classmethod
     def load(cls, text: str | None) -> _Cursor:
@@ -133,13 +136,20 @@ class _Cursor:
             return cls()
         try:
             data = json.loads(text)
-            return cls(data.get("etag"), data.get("last_modified"), data.get("sha256"))
+            return cls(
+                data.get("etag"), data.get("last_modified"), data.get("sha256"), data.get("day")
+            )
         except (ValueError, AttributeError):
             return cls()
 
     def dump(self) -> str:
         return json.dumps(
-            {"etag": self.etag, "last_modified": self.last_modified, "sha256": self.sha256}
+            {
+                "etag": self.etag,
+                "last_modified": self.last_modified,
+                "sha256": self.sha256,
+                "day": self.day,
+            }
         )
 
 
@@ -242,8 +252,16 @@ class IcsSource:
         return body, _Cursor(headers.get("ETag"), headers.get("Last-Modified"), cursor.sha256)
 
     def fetch(self, cursor: str | None) -> FetchResult:
-        """Read the feed; parse and expand it only when it changed."""
+        """Read the feed; parse and expand it only when it or the window's day changed.
+
+        The window moves with the day, so on a new day the feed is fetched
+        without validators and expanded again: occurrences that came into
+        the window appear even when the feed itself did not change.
+        """
+        today = self._clock.now().astimezone(self._tz).date().isoformat()
         previous = _Cursor.load(cursor)
+        if previous.day != today:
+            previous = _Cursor()
         if self._url is not None:
             body, fresh = self._read_url(previous)
         else:
@@ -252,8 +270,8 @@ class IcsSource:
             logger.debug("%s: not modified", self.name)
             return FetchResult(events=[], cursor=previous.dump())
         digest = hashlib.sha256(body).hexdigest()
-        fresh = _Cursor(fresh.etag, fresh.last_modified, digest)
-        if cursor is not None and digest == previous.sha256:
+        fresh = _Cursor(fresh.etag, fresh.last_modified, digest, today)
+        if digest == previous.sha256:
             logger.debug("%s: body unchanged", self.name)
             return FetchResult(events=[], cursor=fresh.dump())
         events = self.parse(body)
@@ -296,61 +314,13 @@ class IcsSource:
                 logger.warning("%s: skipping the broken series %s: %s", self.name, series.uid, err)
         events = []
         for component in occurrences:
-            event = self._to_event(component, recurring)
+            event = component_to_event(
+                component,
+                source=self.name,
+                calendar=self._calendar,
+                tz=self._tz,
+                recurring=recurring,
+            )
             if event is not None:
                 events.append(event)
         return events
-
-    def _when(self, value: Any) -> datetime | date:
-        if isinstance(value, datetime):
-            return value.replace(tzinfo=self._tz) if value.tzinfo is None else value
-        return value
-
-    def _to_event(self, component: Any, recurring: set[str]) -> Event | None:
-        uid = str(component.get("UID", ""))
-        status_text = str(component.get("STATUS", "CONFIRMED")).lower()
-        if status_text == "cancelled":
-            return None
-        try:
-            start = self._when(component.decoded("DTSTART"))
-            if "DTEND" in component:
-                end = self._when(component.decoded("DTEND"))
-            elif "DURATION" in component:
-                end = start + component.decoded("DURATION")
-            else:
-                end = start + timedelta(days=1) if not isinstance(start, datetime) else start
-            recurrence_id = None
-            if uid in recurring and "RECURRENCE-ID" in component:
-                original = self._when(component.decoded("RECURRENCE-ID"))
-                recurrence_id = (
-                    original.astimezone(UTC).isoformat()
-                    if isinstance(original, datetime)
-                    else original.isoformat()
-                )
-            transp = str(component.get("TRANSP", "")).lower()
-            categories: list[str] = []
-            raw = component.get("CATEGORIES")
-            for item in raw if isinstance(raw, list) else [raw] if raw is not None else []:
-                categories += [str(c) for c in getattr(item, "cats", [item])]
-            return Event(
-                source=self.name,
-                uid=uid,
-                start=start,
-                end=end,
-                summary=str(component.get("SUMMARY", "")),
-                recurrence_id=recurrence_id,
-                description=str(component.get("DESCRIPTION", "")),
-                status=EventStatus.TENTATIVE
-                if status_text == "tentative"
-                else EventStatus.CONFIRMED,
-                transparency=Transparency(transp) if transp in ("opaque", "transparent") else None,
-                calendar=self._calendar,
-                color=str(component["COLOR"]) if "COLOR" in component else None,
-                categories=tuple(categories),
-                suggestion_id=str(component["X-CALSYNC-ID"])
-                if "X-CALSYNC-ID" in component
-                else None,
-            )
-        except (KeyError, ValueError, TypeError, CalsyncError) as err:
-            logger.warning("%s: skipping event %s: %s", self.name, uid or "without UID", err)
-            return None
