@@ -168,19 +168,26 @@ def infer_completions(
         task = match_task_type(event, task_types)
         if task is None:
             continue
-        assert isinstance(event.start, datetime)
-        outcome = parse_outcome(event.summary, event.description)
         completions.append(
-            InferredCompletion(
-                key=f"event:{event.occurrence_key}",
-                task_type=task.name,
-                start=event.start,
-                success=default_success if outcome.success is None else outcome.success,
-                energy_after=outcome.energy,
-                notes=outcome.notes,
-            )
+            _completion(event, f"event:{event.occurrence_key}", task.name, default_success)
         )
     return completions
+
+
+def _completion(
+    event: Event, key: str, task_type: str, default_success: float
+) -> InferredCompletion:
+    """A completion at the event's start, rated by what is written on the event."""
+    assert isinstance(event.start, datetime)
+    outcome = parse_outcome(event.summary, event.description)
+    return InferredCompletion(
+        key=key,
+        task_type=task_type,
+        start=event.start,
+        success=default_success if outcome.success is None else outcome.success,
+        energy_after=outcome.energy,
+        notes=outcome.notes,
+    )
 
 
 def infer_suggestion_outcomes(
@@ -224,17 +231,8 @@ def infer_suggestion_outcomes(
         if moved:
             results.append(skip)
         if event.end <= now:
-            outcome = parse_outcome(event.summary, event.description)
-            results.append(
-                InferredCompletion(
-                    key=f"suggestion:{suggestion.id}:done",
-                    task_type=suggestion.task_type,
-                    start=event.start,
-                    success=default_success if outcome.success is None else outcome.success,
-                    energy_after=outcome.energy,
-                    notes=outcome.notes,
-                )
-            )
+            key = f"suggestion:{suggestion.id}:done"
+            results.append(_completion(event, key, suggestion.task_type, default_success))
     return results
 
 
