@@ -343,3 +343,47 @@ def test_a_refreshed_token_is_saved_back_privately(google: FakeGoogle, tmp_path:
     assert google.api_requests()[0]["auth"] == "Bearer access-1"
     assert json.loads(token.read_text(encoding="utf-8"))["token"] == "access-1"
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
+
+
+def test_the_fake_speaks_insert_get_patch_delete_to_the_real_client(google: FakeGoogle) -> None:
+    """The write half of the wire format, which write-back builds on."""
+    import google_auth_httplib2
+    import httplib2
+    from googleapiclient.discovery import build
+    from googleapiclient.errors import HttpError
+
+    http = google_auth_httplib2.AuthorizedHttp(credentials(google), http=httplib2.Http(timeout=5))
+    service = build(
+        "calendar",
+        "v3",
+        http=http,
+        static_discovery=True,
+        client_options={"api_endpoint": google.api_endpoint},
+    )
+    events = service.events()
+    body = timed(
+        "calsync0abc",
+        "⧗ Deep Coding",
+        day(25, 9),
+        status="tentative",
+        extendedProperties={"private": {"calsync": "1", "calsync_id": "s-9"}},
+    )
+    created = events.insert(calendarId="primary", body=body).execute()
+    assert created["id"] == "calsync0abc"
+    with pytest.raises(HttpError) as duplicate:
+        events.insert(calendarId="primary", body=body).execute()
+    assert duplicate.value.status_code == 409
+    patched = events.patch(
+        calendarId="primary", eventId="calsync0abc", body={"summary": "moved"}
+    ).execute()
+    assert patched["summary"] == "moved"
+    assert events.get(calendarId="primary", eventId="calsync0abc").execute()["summary"] == "moved"
+    owned = events.list(calendarId="primary", privateExtendedProperty="calsync=1").execute()
+    assert [e["id"] for e in owned["items"]] == ["calsync0abc"]
+    events.delete(calendarId="primary", eventId="calsync0abc").execute()
+    assert (
+        events.get(calendarId="primary", eventId="calsync0abc").execute()["status"] == "cancelled"
+    )
+    methods = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in google.api_requests()]
+    assert methods[:3] == [("POST", "events"), ("POST", "events"), ("PATCH", "calsync0abc")]
+    assert methods[-1] == ("GET", "calsync0abc")
