@@ -233,11 +233,71 @@ class MergeConfig(_Section):
 
 
 class PlanningConfig(_Section):
-    """How free time is found."""
+    """How free time is found and suggested blocks are placed."""
 
     buffer_minutes: int = Field(
         10, ge=0, le=240, description="Free time kept before and after every busy event."
     )
+    horizon_days: int = Field(7, ge=1, le=28, description="Plan this many days ahead.")
+    lead_minutes: int = Field(
+        60, ge=0, le=10_080, description="Never suggest a block starting sooner than this."
+    )
+    lock_horizon_hours: float = Field(
+        24.0, ge=0, le=336, description="A suggestion starting within this is never moved."
+    )
+    move_margin: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Move a suggestion only when the new slot scores this much higher.",
+    )
+    max_suggested_minutes_per_day: int = Field(
+        240, ge=15, le=1440, description="At most this much suggested time on one day."
+    )
+
+
+class WritebackConfig(_Section):
+    """How suggested blocks look in the calendar."""
+
+    summary_prefix: str = Field(
+        "⧗ ", max_length=20, description="Put before the task type in a block's title."
+    )
+    transparency: Literal["transparent", "opaque"] = Field(
+        "transparent", description="\"transparent\" shows blocks as free, \"opaque\" as busy."
+    )
+
+
+class IcsTargetConfig(_Section):
+    """Suggestions written to an ICS file a calendar app can subscribe to."""
+
+    type: Literal["ics"] = Field(..., description="\"ics\".")
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="Unique target name.")
+    path: Path | None = Field(
+        None, description="The file. Empty: suggestions.ics in the state directory."
+    )
+
+
+class GoogleTargetConfig(_Section):
+    """Suggestions written to a Google calendar (credentials of a Google source)."""
+
+    type: Literal["google"] = Field(..., description="\"google\".")
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="Unique target name.")
+    source: str = Field(..., description="The Google source whose token calsync uses.")
+    calendar_id: str = Field("primary", description="The calendar to write to.")
+
+
+class CaldavTargetConfig(_Section):
+    """Suggestions written to a CalDAV calendar (created if missing)."""
+
+    type: Literal["caldav"] = Field(..., description="\"caldav\".")
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="Unique target name.")
+    source: str = Field(..., description="The CalDAV source whose server and login calsync uses.")
+    calendar: str = Field("calsync", description="Name of the calendar to write to.")
+
+
+TargetConfig = Annotated[
+    IcsTargetConfig | GoogleTargetConfig | CaldavTargetConfig, Field(discriminator="type")
+]
 
 
 def _parse_clock(value: str) -> time | None:
@@ -346,6 +406,10 @@ class TaskTypeConfig(_Section):
     )
     max_per_day: int | None = Field(
         None, ge=1, le=24, description="At most this many blocks of this type on one day."
+    )
+    color: str | None = Field(
+        None,
+        description="Colour of its suggested blocks (Google colorId \"1\"-\"11\", or a CSS name).",
     )
 
     @field_validator("regex")
@@ -483,18 +547,34 @@ class Config(_Section):
     planning: PlanningConfig = Field(PlanningConfig(), description="Free time and planning.")
     task_types: list[TaskTypeConfig] = Field([], description="The kinds of work to learn and plan.")
     sources: list[SourceConfig] = Field([], description="The calendars to read.")
+    writeback: WritebackConfig = Field(WritebackConfig(), description="Suggested blocks.")
+    targets: list[TargetConfig] = Field(
+        [], description="Where suggestions go; none: an ICS file in the state directory."
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
         for kind, names in (
             ("task type", [t.name for t in self.task_types]),
             ("source", [s.name for s in self.sources]),
+            ("target", [t.name for t in self.targets]),
         ):
             seen: set[str] = set()
             for name in names:
                 if name.casefold() in seen:
                     raise ValueError(f"{kind} {name!r} is defined twice")
                 seen.add(name.casefold())
+        return self
+
+    @model_validator(mode="after")
+    def _targets_name_their_sources(self) -> Config:
+        kinds = {s.name: s.type for s in self.sources}
+        for target in self.targets:
+            wanted = getattr(target, "source", None)
+            if wanted is not None and kinds.get(wanted) != target.type:
+                raise ValueError(
+                    f"target {target.name!r} needs a {target.type} source called {wanted!r}"
+                )
         return self
 
     def task_type(self, name: str) -> TaskTypeConfig | None:
@@ -558,7 +638,7 @@ def _problems(err: ValidationError) -> list[ConfigProblem]:
     for item in err.errors(include_url=False):
         loc = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
         # A tagged union puts the tag into the path (sources[0].ics.url): drop it.
-        if len(loc) >= 3 and loc[0] == "sources" and loc[2] in _SOURCE_TYPES:
+        if len(loc) >= 3 and loc[0] in ("sources", "targets") and loc[2] in _SOURCE_TYPES:
             loc = loc[:2] + loc[3:]
         message = item["msg"]
         if item["type"] == "extra_forbidden":
@@ -566,7 +646,8 @@ def _problems(err: ValidationError) -> list[ConfigProblem]:
         elif item["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = (*loc, "type")
             found = (item.get("ctx") or {}).get("tag")
-            message = f"unknown source type {found!r}" if found else "required key is missing"
+            kind = "target" if loc[0] == "targets" else "source"
+            message = f"unknown {kind} type {found!r}" if found else "required key is missing"
             message += " (use " + ", ".join(f'"{t}"' for t in _SOURCE_TYPES) + ")"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
@@ -579,7 +660,7 @@ def _problems(err: ValidationError) -> list[ConfigProblem]:
 def _duplicate_names(data: Mapping[str, Any]) -> list[ConfigProblem]:
     """Names defined twice, found in the raw data so they show beside every other problem."""
     problems = []
-    for section, kind in (("task_types", "task type"), ("sources", "source")):
+    for section, kind in (("task_types", "task type"), ("sources", "source"), ("targets", "target")):
         entries = data.get(section)
         if not isinstance(entries, list):
             continue
@@ -714,6 +795,13 @@ _EXAMPLE_SOURCES: list[tuple[type[BaseModel], dict[str, Any]]] = [
 ]
 
 
+_EXAMPLE_TARGETS: list[tuple[type[BaseModel], dict[str, Any]]] = [
+    (IcsTargetConfig, {"type": "ics", "name": "file"}),
+    (GoogleTargetConfig, {"type": "google", "name": "google-primary", "source": "google"}),
+    (CaldavTargetConfig, {"type": "caldav", "name": "nextcloud-blocks", "source": "nextcloud"}),
+]
+
+
 def embedded_default() -> Config:
     """The configuration used when no file exists: defaults plus the example task types."""
     return parse_config({"task_types": EXAMPLE_TASK_TYPES}, "<embedded default>")
@@ -797,6 +885,7 @@ def render_example(timezone: str | None = None) -> str:
         "scoring": ScoringConfig,
         "merge": MergeConfig,
         "planning": PlanningConfig,
+        "writeback": WritebackConfig,
     }
     for section, model in section_models.items():
         out += ["", f"[{section}]"]
@@ -823,8 +912,23 @@ def render_example(timezone: str | None = None) -> str:
         "To use an example below, remove the '#' from its lines that start with '#[' or '#' "
         "followed directly by a key; the others are explanations."
     )
-    for model, raw in _EXAMPLE_SOURCES:
-        out += ["", *_comment(model.__doc__ or ""), "#[[sources]]"]
+    out += _commented_tables("sources", _EXAMPLE_SOURCES)
+    out += [""]
+    out += _comment(
+        'Targets: where suggested blocks are written, one [[targets]] table each, type = "ics", '
+        '"google" or "caldav" (a Google or CalDAV target names the source whose login it uses). '
+        "Without any, suggestions go to suggestions.ics in the state directory."
+    )
+    out += _commented_tables("targets", _EXAMPLE_TARGETS)
+    return "\n".join(out) + "\n"
+
+
+def _commented_tables(
+    section: str, examples: list[tuple[type[BaseModel], dict[str, Any]]]
+) -> list[str]:
+    out: list[str] = []
+    for model, raw in examples:
+        out += ["", *_comment(model.__doc__ or ""), f"#[[{section}]]"]
         values = model.model_validate(raw).model_dump(mode="json")
         keys = ["type", *[k for k in model.model_fields if k != "type"]]
         for key in keys:
@@ -836,4 +940,4 @@ def render_example(timezone: str | None = None) -> str:
                 out.append(f"#   ({key}: optional{hint})")
             else:
                 out.append(f"#{key} = {_toml_value(values[key])}")
-    return "\n".join(out) + "\n"
+    return out
