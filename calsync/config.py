@@ -263,14 +263,14 @@ class WritebackConfig(_Section):
         "⧗ ", max_length=20, description="Put before the task type in a block's title."
     )
     transparency: Literal["transparent", "opaque"] = Field(
-        "transparent", description="\"transparent\" shows blocks as free, \"opaque\" as busy."
+        "transparent", description='"transparent" shows blocks as free, "opaque" as busy.'
     )
 
 
 class IcsTargetConfig(_Section):
     """Suggestions written to an ICS file a calendar app can subscribe to."""
 
-    type: Literal["ics"] = Field(..., description="\"ics\".")
+    type: Literal["ics"] = Field(..., description='"ics".')
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="Unique target name.")
     path: Path | None = Field(
         None, description="The file. Empty: suggestions.ics in the state directory."
@@ -280,7 +280,7 @@ class IcsTargetConfig(_Section):
 class GoogleTargetConfig(_Section):
     """Suggestions written to a Google calendar (credentials of a Google source)."""
 
-    type: Literal["google"] = Field(..., description="\"google\".")
+    type: Literal["google"] = Field(..., description='"google".')
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="Unique target name.")
     source: str = Field(..., description="The Google source whose token calsync uses.")
     calendar_id: str = Field("primary", description="The calendar to write to.")
@@ -289,7 +289,7 @@ class GoogleTargetConfig(_Section):
 class CaldavTargetConfig(_Section):
     """Suggestions written to a CalDAV calendar (created if missing)."""
 
-    type: Literal["caldav"] = Field(..., description="\"caldav\".")
+    type: Literal["caldav"] = Field(..., description='"caldav".')
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", description="Unique target name.")
     source: str = Field(..., description="The CalDAV source whose server and login calsync uses.")
     calendar: str = Field("calsync", description="Name of the calendar to write to.")
@@ -409,7 +409,7 @@ class TaskTypeConfig(_Section):
     )
     color: str | None = Field(
         None,
-        description="Colour of its suggested blocks (Google colorId \"1\"-\"11\", or a CSS name).",
+        description='Colour of its suggested blocks (Google colorId "1"-"11", or a CSS name).',
     )
 
     @field_validator("regex")
@@ -660,7 +660,11 @@ def _problems(err: ValidationError) -> list[ConfigProblem]:
 def _duplicate_names(data: Mapping[str, Any]) -> list[ConfigProblem]:
     """Names defined twice, found in the raw data so they show beside every other problem."""
     problems = []
-    for section, kind in (("task_types", "task type"), ("sources", "source"), ("targets", "target")):
+    for section, kind in (
+        ("task_types", "task type"),
+        ("sources", "source"),
+        ("targets", "target"),
+    ):
         entries = data.get(section)
         if not isinstance(entries, list):
             continue

@@ -1,0 +1,389 @@
+"""The weekly planner (pure): which blocks to suggest over the coming days.
+
+Time over the horizon is cut into quarter hours (every UTC offset in use is a
+multiple of 15 minutes, so each quarter lies in one local hour). For every
+task type, a quarter's score is ``habit_weight * habit + energy_weight *
+energy`` of its local slot, and a block's score is the mean over its quarters
+— the time-weighted mean over every hour it covers, as in
+:func:`~calsync.learning.planner.find_optimal_slot`.
+
+A block may only use quarters that lie inside one of its task type's windows,
+are not busy (busy events already carry their buffer), are not taken by
+another suggestion or its buffer, and start no sooner than ``lead`` from now.
+Each day holds at most ``day_cap`` minutes of suggestions and each task type
+at most ``max_per_day`` blocks.
+
+Placement is greedy over all task types at once — the best-scoring valid
+block anywhere is placed first — evaluated lazily: a candidate that became
+invalid is replaced by its task type's next best, which can only score lower.
+
+Stability: blocks the user moved stay where the user put them; blocks that
+start within ``lock_horizon`` are never moved; any other existing block is
+moved only when the best free slot beats it by ``move_margin``. A block the
+user deleted still counts toward its week (the user decided) and its slot is
+not offered to that task type again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+
+import numpy as np
+
+from calsync.learning.habits import WeeklyArray
+from calsync.learning.planner import Period, ScoringParams
+from calsync.learning.slots import slot_of
+from calsync.learning.windows import Window, allowed_periods
+
+QUARTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, eq=False)
+class TaskSpec:
+    """A task type as the planner sees it.
+
+    Attributes:
+        name: Task type name.
+        block_minutes: Length of each block.
+        sessions: Blocks wanted over the horizon.
+        windows: Where its blocks may lie.
+        habit: Its 168-slot habit array.
+        max_per_day: At most this many of its blocks on one day.
+
+    """
+
+    name: str
+    block_minutes: int
+    sessions: int
+    windows: Sequence[Window]
+    habit: WeeklyArray
+    max_per_day: int | None = None
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    """Planner settings (see :class:`calsync.config.PlanningConfig`)."""
+
+    horizon: timedelta = timedelta(days=7)
+    lead: timedelta = timedelta(minutes=60)
+    lock_horizon: timedelta = timedelta(hours=24)
+    move_margin: float = 0.05
+    day_cap_minutes: int = 240
+    buffer: timedelta = timedelta(minutes=10)
+    scoring: ScoringParams = field(default_factory=ScoringParams)
+
+
+@dataclass(frozen=True)
+class ExistingBlock:
+    """A suggestion from an earlier cycle, as it stands in the calendar now.
+
+    ``user_placed`` marks a block the user moved: it is theirs to keep where it is.
+    """
+
+    id: str
+    task_type: str
+    start: datetime
+    end: datetime
+    user_placed: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedBlock:
+    """One block of the plan.
+
+    Attributes:
+        id: The suggestion's id; ``None`` for a new block.
+        task_type: Its task type.
+        start: Start (in the user's zone).
+        end: End.
+        score: Mean slot score over the block.
+        habit: Mean habit value over the block.
+        energy: Mean energy value over the block.
+        reason: ``new``, ``kept``, ``moved``, ``locked`` or ``user``.
+
+    """
+
+    id: str | None
+    task_type: str
+    start: datetime
+    end: datetime
+    score: float
+    habit: float
+    energy: float
+    reason: str
+
+
+def sessions_over(
+    weekly_sessions: int | None, weekly_hours: float | None, block_minutes: int, horizon: timedelta
+) -> int:
+    """Blocks wanted over ``horizon`` for a weekly target in sessions or hours."""
+    share = horizon / timedelta(days=7)
+    if weekly_sessions is not None:
+        return round(weekly_sessions * share)
+    assert weekly_hours is not None
+    return math.ceil(round(weekly_hours * 60 / block_minutes * share, 6))
+
+
+class _Grid:
+    """The horizon cut into quarter hours, with the masks the planner needs."""
+
+    def __init__(self, now: datetime, tz: tzinfo, params: PlanParams):
+        self.tz = tz
+        earliest = (now + params.lead).astimezone(UTC)
+        into = timedelta(
+            minutes=earliest.astimezone(tz).minute % 15,
+            seconds=earliest.second,
+            microseconds=earliest.microsecond,
+        )
+        self.t0 = earliest + (QUARTER - into if into else timedelta(0))
+        self.end = (now + params.horizon).astimezone(UTC)
+        self.n = max(0, int((self.end - self.t0) / QUARTER))
+        starts = [self.t0 + i * QUARTER for i in range(self.n)]
+        self.slots = np.fromiter((slot_of(s, tz) for s in starts), dtype=np.int64, count=self.n)
+        self.days = np.fromiter(
+            (s.astimezone(tz).toordinal() for s in starts), dtype=np.int64, count=self.n
+        )
+        self.busy = np.zeros(self.n, dtype=bool)
+
+    def index(self, moment: datetime, up: bool) -> int:
+        """Quarter index of an instant (rounded up or down), clipped to the grid."""
+        offset = (moment.astimezone(UTC) - self.t0) / QUARTER
+        value = math.ceil(offset - 1e-9) if up else math.floor(offset + 1e-9)
+        return min(max(value, 0), self.n)
+
+    def mark(self, mask: np.ndarray, start: datetime, end: datetime) -> None:
+        """Set every quarter that overlaps ``[start, end)``."""
+        mask[self.index(start, up=False) : self.index(end, up=True)] = True
+
+    def time(self, index: int) -> datetime:
+        """Start of quarter ``index`` in the user's zone."""
+        return (self.t0 + index * QUARTER).astimezone(self.tz)
+
+
+class _TaskState:
+    def __init__(self, spec: TaskSpec, grid: _Grid, energy: WeeklyArray, params: PlanParams):
+        self.spec = spec
+        self.length = max(1, math.ceil(spec.block_minutes / 15))
+        self.step = max(1, params.scoring.alignment_minutes // 15)
+        weights = params.scoring
+        self.habit_q = spec.habit[grid.slots]
+        self.energy_q = energy[grid.slots]
+        scores = weights.habit_weight * self.habit_q + weights.energy_weight * self.energy_q
+        self.score_sums = np.concatenate(([0.0], np.cumsum(scores)))
+        self.window = np.zeros(grid.n, dtype=bool)
+        if grid.n:
+            for period in allowed_periods(spec.windows, grid.t0, grid.end, grid.tz):
+                grid.mark(self.window, period.start, period.end)
+        self.declined = np.zeros(grid.n, dtype=bool)
+        self.per_day: dict[int, int] = {}
+        self.count = 0
+
+    def block_score(self, i: int) -> float:
+        return float(self.score_sums[i + self.length] - self.score_sums[i]) / self.length
+
+    def block_means(self, i: int) -> tuple[float, float]:
+        part = slice(i, i + self.length)
+        return float(self.habit_q[part].mean()), float(self.energy_q[part].mean())
+
+
+class _Planner:
+    def __init__(
+        self,
+        tasks: Sequence[TaskSpec],
+        energy: WeeklyArray,
+        busy: Sequence[Period],
+        now: datetime,
+        tz: tzinfo,
+        params: PlanParams,
+    ):
+        self.params = params
+        self.grid = _Grid(now, tz, params)
+        for period in busy:
+            self.grid.mark(self.grid.busy, period.start, period.end)
+        self.taken = np.zeros(self.grid.n, dtype=bool)
+        self.day_minutes: dict[int, int] = {}
+        self.buffer_q = math.ceil(params.buffer / QUARTER)
+        self.tasks = {t.name: _TaskState(t, self.grid, energy, params) for t in tasks}
+
+    # -------------------------------------------------------------- validity
+
+    def free(self, state: _TaskState) -> np.ndarray:
+        return state.window & ~self.grid.busy & ~self.taken & ~state.declined
+
+    def candidates(self, state: _TaskState) -> np.ndarray:
+        """Scores of every valid start (``-inf`` where a block may not start)."""
+        n, length = self.grid.n, state.length
+        out = np.full(max(0, n - length + 1), -np.inf)
+        if n < length:
+            return out
+        blocked = np.concatenate(([0], np.cumsum(~self.free(state))))
+        starts = np.arange(0, n - length + 1)
+        ok = (blocked[starts + length] - blocked[starts]) == 0
+        ok &= (starts % state.step) == 0
+        days = self.grid.days[starts]
+        cap = self.params.day_cap_minutes - state.length * 15
+        for day in np.unique(days[ok]):
+            used = self.day_minutes.get(int(day), 0)
+            limit = state.spec.max_per_day
+            if used > cap or (limit is not None and state.per_day.get(int(day), 0) >= limit):
+                ok &= days != day
+        sums = state.score_sums
+        out[ok] = (sums[starts[ok] + length] - sums[starts[ok]]) / length
+        return out
+
+    def best(self, state: _TaskState) -> int | None:
+        scores = self.candidates(state)
+        if not len(scores) or not np.isfinite(scores).any():
+            return None
+        return int(np.argmax(np.round(scores, 12)))
+
+    def valid(self, state: _TaskState, i: int) -> bool:
+        """The same rules as :meth:`candidates`, for one start."""
+        length = state.length
+        if i < 0 or i + length > self.grid.n or i % state.step:
+            return False
+        part = slice(i, i + length)
+        free = (
+            state.window[part] & ~self.grid.busy[part] & ~self.taken[part] & ~state.declined[part]
+        )
+        if not free.all():
+            return False
+        day = int(self.grid.days[i])
+        limit = state.spec.max_per_day
+        if self.day_minutes.get(day, 0) > self.params.day_cap_minutes - length * 15:
+            return False
+        return limit is None or state.per_day.get(day, 0) < limit
+
+    # -------------------------------------------------------------- bookkeeping
+
+    def occupy(self, state: _TaskState, i: int) -> None:
+        low = max(0, i - self.buffer_q)
+        self.taken[low : i + state.length + self.buffer_q] = True
+        day = int(self.grid.days[i]) if i < self.grid.n else -1
+        self.day_minutes[day] = self.day_minutes.get(day, 0) + state.length * 15
+        state.per_day[day] = state.per_day.get(day, 0) + 1
+        state.count += 1
+
+    def occupy_span(self, state: _TaskState, start: datetime, end: datetime) -> None:
+        """Account for a block given by its times (it may lie partly outside the grid)."""
+        low = self.grid.index(start - self.params.buffer, up=False)
+        high = self.grid.index(end + self.params.buffer, up=True)
+        self.taken[low:high] = True
+        day = start.astimezone(self.grid.tz).toordinal()
+        minutes = int((end - start) / timedelta(minutes=1))
+        self.day_minutes[day] = self.day_minutes.get(day, 0) + minutes
+        state.per_day[day] = state.per_day.get(day, 0) + 1
+        state.count += 1
+
+    def planned(self, state: _TaskState, i: int, block_id: str | None, reason: str) -> PlannedBlock:
+        start = self.grid.time(i)
+        habit, energy = state.block_means(i)
+        return PlannedBlock(
+            id=block_id,
+            task_type=state.spec.name,
+            start=start,
+            end=(start.astimezone(UTC) + timedelta(minutes=state.spec.block_minutes)).astimezone(
+                self.grid.tz
+            ),
+            score=round(state.block_score(i), 12),
+            habit=habit,
+            energy=energy,
+            reason=reason,
+        )
+
+
+def plan_blocks(
+    tasks: Sequence[TaskSpec],
+    energy: WeeklyArray,
+    busy: Sequence[Period],
+    now: datetime,
+    tz: tzinfo,
+    params: PlanParams = PlanParams(),
+    existing: Sequence[ExistingBlock] = (),
+    declined: Sequence[ExistingBlock] = (),
+) -> list[PlannedBlock]:
+    """Plan the suggested blocks for the horizon.
+
+    Args:
+        tasks: Task types with their targets, windows and habit arrays.
+        energy: The user's energy array.
+        busy: The user's busy time, buffers included (calsync's own blocks excluded).
+        now: The current instant.
+        tz: The user's zone.
+        params: Planner settings.
+        existing: Suggestions still in the calendar from earlier cycles.
+        declined: Suggestions the user deleted (they count; their slot is not reused).
+
+    Returns:
+        Every block to have in the calendar, sorted by start; existing blocks keep their id.
+
+    """
+    planner = _Planner(tasks, energy, busy, now, tz, params)
+    grid = planner.grid
+    result: list[PlannedBlock] = []
+
+    for block in declined:
+        state = planner.tasks.get(block.task_type)
+        if state is not None and block.end > now:
+            grid.mark(state.declined, block.start, block.end)
+            state.count += 1
+
+    lock_until = now + params.lock_horizon
+    movable: list[tuple[float, ExistingBlock, _TaskState, int]] = []
+    for block in sorted(existing, key=lambda b: b.start):
+        state = planner.tasks.get(block.task_type)
+        if state is None or block.end <= now:
+            continue  # a task type no longer configured, or a block in the past
+        if block.user_placed or block.start < lock_until:
+            planner.occupy_span(state, block.start, block.end)
+            index = grid.index(block.start, up=False)
+            reason = "user" if block.user_placed else "locked"
+            if index < grid.n and grid.time(index) == block.start.astimezone(tz):
+                result.append(planner.planned(state, index, block.id, reason))
+            else:
+                result.append(
+                    PlannedBlock(
+                        block.id, block.task_type, block.start, block.end, 0.0, 0.0, 0.0, reason
+                    )
+                )
+            continue
+        index = grid.index(block.start, up=False)
+        score = state.block_score(index) if index + state.length <= grid.n else -math.inf
+        movable.append((score, block, state, index))
+
+    # Existing blocks, best first: keep, move (beaten by the margin) or drop.
+    for score, block, state, index in sorted(movable, key=lambda m: (-m[0], m[1].start)):
+        if state.count >= state.spec.sessions:
+            continue  # over target (the target was lowered): drop it
+        best = planner.best(state)
+        here_ok = grid.time(index) == block.start.astimezone(tz) and planner.valid(state, index)
+        if here_ok and (best is None or state.block_score(best) <= score + params.move_margin):
+            planner.occupy(state, index)
+            result.append(planner.planned(state, index, block.id, "kept"))
+        elif best is not None:
+            planner.occupy(state, best)
+            result.append(planner.planned(state, best, block.id, "moved"))
+
+    # New blocks: the best valid block of any task type first.
+    heap: list[tuple[float, int, int, str]] = []
+    for order, state in enumerate(planner.tasks.values()):
+        if state.count < state.spec.sessions and (best := planner.best(state)) is not None:
+            heapq.heappush(heap, (-state.block_score(best), best, order, state.spec.name))
+    while heap:
+        _neg, index, order, name = heapq.heappop(heap)
+        state = planner.tasks[name]
+        if state.count >= state.spec.sessions:
+            continue
+        if planner.valid(state, index):
+            planner.occupy(state, index)
+            result.append(planner.planned(state, index, None, "new"))
+            if state.count >= state.spec.sessions:
+                continue
+        best = planner.best(state)
+        if best is not None:
+            heapq.heappush(heap, (-state.block_score(best), best, order, name))
+    return sorted(result, key=lambda b: (b.start, b.task_type))
