@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -13,8 +14,8 @@ from calsync.learning.habits import neutral_array
 from calsync.learning.planner import Period
 from calsync.learning.schedule import (
     ExistingBlock,
-    PlanParams,
     PlannedBlock,
+    PlanParams,
     TaskSpec,
     plan_blocks,
     sessions_over,
@@ -75,7 +76,8 @@ def test_busy_time_buffers_and_lead_are_respected() -> None:
     plan = plan_blocks(
         [task(habit=likes, sessions=1)], neutral_array(), busy, MONDAY, BERLIN, params
     )
-    # 08:00 is too soon (lead 80 min → 08:20), 09:00 is the meeting: 10:15 is the first free quarter.
+    # 08:00 is too soon (lead 80 min → 08:20) and 09:00 is the meeting:
+    # 10:15 is the first free quarter.
     assert [local(b) for b in plan] == [("Mon 10:15", "11:15")]
 
 
@@ -85,7 +87,7 @@ def test_no_overlaps_and_a_buffer_between_suggestions() -> None:
     plan = plan_blocks(tasks, neutral_array(), [], MONDAY, BERLIN, params)
     assert len(plan) == 15
     ordered = sorted(plan, key=lambda b: b.start)
-    for first, second in zip(ordered, ordered[1:], strict=False):
+    for first, second in pairwise(ordered):
         assert second.start >= first.end + timedelta(minutes=15)
 
 
@@ -272,5 +274,5 @@ def test_plans_always_respect_the_rules(
         assert by_task.get(spec.name, 0) <= spec.sessions
     assert all(minutes <= cap for minutes in per_day.values())
     ordered = sorted(plan, key=lambda b: b.start)
-    for first, second in zip(ordered, ordered[1:], strict=False):
+    for first, second in pairwise(ordered):
         assert second.start >= first.end + params.buffer
