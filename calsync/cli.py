@@ -6,7 +6,8 @@ command raises :class:`~calsync.errors.CalsyncError` subclasses, and
 ``exit_code`` — never a traceback for an expected failure.
 
 Exit codes: 0 success, 1 other calsync error, 2 bad input or usage, 3 bad
-configuration, 4 database problem, 5 calendar source problem, 130 interrupted.
+configuration, 4 database problem, 5 calendar source problem, 6 write-back
+target problem, 130 interrupted.
 """
 
 from __future__ import annotations

@@ -78,6 +78,16 @@ class SchemaTooNewError(StoreError):
     """The database was written by a newer calsync than this one."""
 
 
+class TargetError(CalsyncError):
+    """Writing suggestions to a calendar failed; the next cycle resumes."""
+
+    exit_code = 6
+
+
+class TargetOwnershipError(TargetError):
+    """calsync was about to change an event it does not own, and refused."""
+
+
 class SourceError(CalsyncError):
     """A calendar source failed; other sources go on."""
 

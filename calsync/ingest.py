@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from calsync.errors import AuthError, CalsyncError
-from calsync.inference import infer_completions
+from calsync.inference import InferredCompletion, infer_completions
 from calsync.model import Event
 from calsync.service import ADDED, CORRECTED, Calsync
 from calsync.sources.base import FetchResult, Source
@@ -66,6 +66,40 @@ def _apply_to_mirror(tx: StoreTx, source: str, result: FetchResult, cs: Calsync)
     return deleted
 
 
+def learn(
+    cs: Calsync, tx: StoreTx, completions: Iterable[InferredCompletion], origin: str
+) -> tuple[int, int, int]:
+    """Record inferred completions and their notes; return (learned, corrected, notes).
+
+    Completions of a task type no longer configured are skipped.
+    """
+    learned = corrected = insights = 0
+    now = cs.clock.now()
+    for completion in completions:
+        if cs.config.task_type(completion.task_type) is None:
+            logger.info("%s: skipping a completion of the unconfigured task type", origin)
+            continue
+        outcome = cs.record_completion_in(
+            tx,
+            completion.task_type,
+            completion.start,
+            completion.success,
+            completion.energy_after,
+            key=completion.key,
+        )
+        learned += outcome.status == ADDED
+        corrected += outcome.status == CORRECTED
+        for note in completion.notes:
+            insights += tx.add_insight(
+                cs.config.user.id,
+                "feedback",
+                note,
+                now,
+                meta={"source": origin, "task_type": completion.task_type},
+            )
+    return learned, corrected, insights
+
+
 def sync_source(cs: Calsync, source: Source) -> SourceReport:
     """Poll one source and learn from it. Never raises for a source's failure."""
     now = cs.clock.now()
@@ -88,29 +122,10 @@ def sync_source(cs: Calsync, source: Source) -> SourceReport:
         since = state.last_success_at if state else None
         for event in tx.events(source=source.name, ended_after=since, ended_by=now):
             candidates.setdefault(event.occurrence_key, event)
-        learned = corrected = insights = 0
         completions = infer_completions(
             candidates.values(), cs.config.task_types, now, cs.config.learning.default_success
         )
-        for completion in completions:
-            outcome = cs.record_completion_in(
-                tx,
-                completion.task_type,
-                completion.start,
-                completion.success,
-                completion.energy_after,
-                key=completion.key,
-            )
-            learned += outcome.status == ADDED
-            corrected += outcome.status == CORRECTED
-            for note in completion.notes:
-                insights += tx.add_insight(
-                    cs.config.user.id,
-                    "feedback",
-                    note,
-                    now,
-                    meta={"source": source.name, "task_type": completion.task_type},
-                )
+        learned, corrected, insights = learn(cs, tx, completions, source.name)
         tx.save_sync_state(
             SyncStateRow(
                 source=source.name,

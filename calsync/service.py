@@ -151,10 +151,13 @@ class Calsync:
             )
         return ZoneInfo(zone)
 
-    def _task_id(self, tx: StoreTx, name: str) -> int:
+    def task_type_id_in(self, tx: StoreTx, name: str) -> int:
+        """The database id of a configured task type, inside a transaction."""
         task_id = tx.task_type_id(name)
         assert task_id is not None, "configured task types are created at start-up"
         return task_id
+
+    _task_id = task_type_id_in
 
     def add_user(self, user_id: str, timezone: str) -> None:
         """Create a user (or change its time zone)."""

@@ -305,6 +305,7 @@ def plan_blocks(
     params: PlanParams = PlanParams(),
     existing: Sequence[ExistingBlock] = (),
     declined: Sequence[ExistingBlock] = (),
+    avoid: Sequence[ExistingBlock] = (),
 ) -> list[PlannedBlock]:
     """Plan the suggested blocks for the horizon.
 
@@ -317,6 +318,7 @@ def plan_blocks(
         params: Planner settings.
         existing: Suggestions still in the calendar from earlier cycles.
         declined: Suggestions the user deleted (they count; their slot is not reused).
+        avoid: Slots the user moved a block away from (not offered to that task again).
 
     Returns:
         Every block to have in the calendar, sorted by start; existing blocks keep their id.
@@ -331,6 +333,10 @@ def plan_blocks(
         if state is not None and block.end > now:
             grid.mark(state.declined, block.start, block.end)
             state.count += 1
+    for block in avoid:
+        state = planner.tasks.get(block.task_type)
+        if state is not None and block.end > now:
+            grid.mark(state.declined, block.start, block.end)
 
     lock_until = now + params.lock_horizon
     movable: list[tuple[float, ExistingBlock, _TaskState, int]] = []

@@ -71,6 +71,29 @@ class SyncStateRow:
     needs_reauth: bool
 
 
+@dataclass(frozen=True)
+class SuggestionRow:
+    """A suggestion calsync wrote (or is writing) to a target.
+
+    ``start``/``end`` are where calsync last knew the block to be;
+    ``planned_start`` is the slot calsync chose; ``pending_*`` the destination
+    of a calsync move in flight.
+    """
+
+    id: str
+    user_id: str
+    task_type: str
+    target: str
+    remote_id: str | None
+    start: datetime
+    end: datetime
+    score: float
+    status: str
+    planned_start: datetime | None = None
+    pending_start: datetime | None = None
+    pending_end: datetime | None = None
+
+
 def insight_fingerprint(kind: str, text: str) -> str:
     """A stable fingerprint of an insight; the same words are never stored twice."""
     normalized = " ".join(text.casefold().split())
@@ -429,6 +452,64 @@ class StoreTx:
         if ended_by is not None:
             query = query.where(c.end_at <= ended_by)
         return [event_from_dict(r.payload) for r in self._conn.execute(query)]
+
+    # ------------------------------------------------------------------ suggestions
+
+    def suggestions(
+        self, user_id: str, target: str | None = None, statuses: Iterable[str] | None = None
+    ) -> list[SuggestionRow]:
+        """A user's suggestions (of one target, in some statuses), by start."""
+        s = t.suggestions.c
+        query = (
+            select(t.suggestions, t.task_types.c.name.label("task_name"))
+            .join(t.task_types, t.task_types.c.id == s.task_type_id)
+            .where(s.user_id == user_id)
+            .order_by(s.start, s.id)
+        )
+        if target is not None:
+            query = query.where(s.target == target)
+        if statuses is not None:
+            query = query.where(s.status.in_(list(statuses)))
+        return [
+            SuggestionRow(
+                id=r.id,
+                user_id=r.user_id,
+                task_type=r.task_name,
+                target=r.target,
+                remote_id=r.remote_id,
+                start=r.start,
+                end=r.end,
+                score=r.score,
+                status=r.status,
+                planned_start=r.planned_start,
+                pending_start=r.pending_start,
+                pending_end=r.pending_end,
+            )
+            for r in self._conn.execute(query)
+        ]
+
+    def save_suggestion(self, row: SuggestionRow, now: datetime) -> None:
+        """Insert or replace a suggestion."""
+        task_id = self.ensure_task_type(row.task_type, now)
+        values = {
+            "user_id": row.user_id,
+            "task_type_id": task_id,
+            "target": row.target,
+            "remote_id": row.remote_id,
+            "start": row.start,
+            "end": row.end,
+            "score": row.score,
+            "status": row.status,
+            "planned_start": row.planned_start,
+            "pending_start": row.pending_start,
+            "pending_end": row.pending_end,
+            "updated_at": now,
+        }
+        result = self._conn.execute(
+            update(t.suggestions).where(t.suggestions.c.id == row.id).values(**values)
+        )
+        if result.rowcount == 0:
+            self._conn.execute(insert(t.suggestions).values(id=row.id, created_at=now, **values))
 
     # ------------------------------------------------------------------ sync state
 

@@ -205,7 +205,14 @@ suggestions = Table(
     Column("start", UTCDateTime(), nullable=False),
     Column("end", UTCDateTime(), nullable=False),
     Column("score", Float, nullable=False),
-    Column("status", String(20), nullable=False),  # planned | written | deleted | moved | kept
+    # creating | active | moving | deleting | user_moved | declined | done | retracted | gone
+    Column("status", String(20), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # The slot calsync chose (evidence for a skip when the user moves or deletes it).
+    Column("planned_start", UTCDateTime(), nullable=True),
+    # Where a calsync move in flight is taking the block (write-ahead intent).
+    Column("pending_start", UTCDateTime(), nullable=True),
+    Column("pending_end", UTCDateTime(), nullable=True),
+    Index("ix_suggestions_user_target", "user_id", "target"),
 )

@@ -1,0 +1,131 @@
+"""Suggestions as an ICS file (``suggestions.ics``) a calendar app can subscribe to.
+
+Every event in the file is calsync's (it writes the file alone); each carries
+``X-CALSYNC-ID`` anyway, and only events with it are ever listed or changed.
+The file is rewritten atomically (temporary file + rename, mode 0600) on
+every change, so a reader never sees half a calendar.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import icalendar
+
+from calsync.clock import Clock
+from calsync.errors import TargetError, TargetOwnershipError
+from calsync.targets.base import BlockContent, OwnedEvent
+
+_PRODID = "-//calsync//suggestions//EN"
+
+
+class IcsFileTarget:
+    """A calendar file owned by calsync."""
+
+    def __init__(self, name: str, path: Path, clock: Clock):
+        self.name = name
+        self.path = path
+        self.writes = 0
+        self._clock = clock
+
+    def _load(self) -> icalendar.Calendar:
+        if not self.path.exists():
+            calendar = icalendar.Calendar()
+            calendar.add("prodid", _PRODID)
+            calendar.add("version", "2.0")
+            calendar.add("x-wr-calname", "calsync suggestions")
+            return calendar
+        try:
+            return icalendar.Calendar.from_ical(self.path.read_bytes())
+        except (OSError, ValueError) as err:
+            raise TargetError(f"{self.name}: cannot read {self.path}: {err}") from err
+
+    def _save(self, calendar: icalendar.Calendar) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(calendar.to_ical())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except OSError as err:
+            raise TargetError(f"{self.name}: cannot write {self.path}: {err}") from err
+        self.writes += 1
+
+    @staticmethod
+    def _owned(component: icalendar.Event) -> OwnedEvent | None:
+        if "X-CALSYNC-ID" not in component:
+            return None
+        return OwnedEvent(
+            suggestion_id=str(component["X-CALSYNC-ID"]),
+            remote_id=str(component["UID"]),
+            start=component.decoded("DTSTART").astimezone(UTC),
+            end=component.decoded("DTEND").astimezone(UTC),
+            summary=str(component.get("SUMMARY", "")),
+            description=str(component.get("DESCRIPTION", "")),
+        )
+
+    def list_owned(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[OwnedEvent]:
+        """Every block in the file overlapping the range."""
+        owned = [self._owned(c) for c in self._load().walk("VEVENT")]
+        return [
+            e
+            for e in owned
+            if e is not None and (start is None or e.end > start) and (end is None or e.start < end)
+        ]
+
+    @staticmethod
+    def _component(content: BlockContent, stamp: datetime) -> icalendar.Event:
+        event = icalendar.Event()
+        event.add("uid", f"{content.suggestion_id}@calsync")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", content.start.astimezone(UTC))
+        event.add("dtend", content.end.astimezone(UTC))
+        event.add("summary", content.summary)
+        event.add("description", content.description)
+        event.add("status", "TENTATIVE")
+        event.add("transp", "TRANSPARENT" if content.transparent else "OPAQUE")
+        if content.color:
+            event.add("color", content.color)
+        event.add("x-calsync-id", content.suggestion_id)
+        return event
+
+    def _replace(self, remote_id: str | None, content: BlockContent | None, create: bool) -> str:
+        calendar = self._load()
+        uid = remote_id or (f"{content.suggestion_id}@calsync" if content else "")
+        kept = []
+        found = None
+        for component in calendar.subcomponents:
+            if component.name == "VEVENT" and str(component.get("UID")) == uid:
+                found = component
+                continue
+            kept.append(component)
+        if found is not None and "X-CALSYNC-ID" not in found:
+            raise TargetOwnershipError(f"{self.name}: {uid} has no X-CALSYNC-ID; not touching it")
+        if found is None and not create:
+            if content is None:
+                return uid  # deleting what is already gone
+            raise TargetError(f"{self.name}: {uid} is not in {self.path}")
+        calendar.subcomponents = kept
+        if content is not None:
+            calendar.add_component(self._component(content, self._clock.now()))
+        self._save(calendar)
+        return uid
+
+    def create(self, content: BlockContent) -> str:
+        """Add the block (replacing an owned one with the same id)."""
+        return self._replace(None, content, create=True)
+
+    def update(self, remote_id: str, content: BlockContent) -> None:
+        """Rewrite an owned block."""
+        self._replace(remote_id, content, create=False)
+
+    def delete(self, remote_id: str) -> None:
+        """Remove an owned block."""
+        self._replace(remote_id, None, create=False)

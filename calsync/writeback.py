@@ -1,0 +1,400 @@
+"""Write-back: plan the suggested blocks and make a target calendar match the plan.
+
+One cycle for one target:
+
+1. read the owned events in the target and calsync's own records;
+2. :func:`~calsync.reconcile.observe` what happened since the last cycle and
+   learn from it (a block deleted before its start is a skip for its slot, a
+   moved block a skip for the old slot and a completion at the new one once it
+   passes, a kept block a completion);
+3. plan (:func:`~calsync.learning.schedule.plan_blocks`) from the learned
+   arrays, the busy time in every source's mirror and the existing blocks;
+4. compute the actions (:func:`~calsync.reconcile.compute_actions`) — values;
+5. execute them, each as *intent in the database → remote write → commit*,
+   so a crash at any point is resolved by the next cycle without a duplicate
+   and without mistaking calsync's own half-done move for the user's.
+
+``dry_run`` stops after step 4 and writes nothing anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from calsync.clock import Clock
+from calsync.config import (
+    CaldavTargetConfig,
+    Config,
+    GoogleTargetConfig,
+    IcsTargetConfig,
+    TargetConfig,
+)
+from calsync.errors import CalsyncError, TargetError
+from calsync.inference import KnownSuggestion, busy_periods, infer_suggestion_outcomes
+from calsync.ingest import learn
+from calsync.learning.schedule import (
+    ExistingBlock,
+    PlannedBlock,
+    PlanParams,
+    TaskSpec,
+    plan_blocks,
+    sessions_over,
+)
+from calsync.model import Event
+from calsync.reconcile import LIVE, Action, Create, Delete, Update, compute_actions, observe
+from calsync.service import Calsync
+from calsync.store.store import SuggestionRow
+from calsync.targets.base import BlockContent, OwnedEvent, Target, suggestion_id
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TARGET = "suggestions"
+
+
+@dataclass
+class CycleReport:
+    """What one write-back cycle planned, learned and wrote."""
+
+    target: str
+    dry_run: bool
+    plan: list[PlannedBlock] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    observed: dict[str, int] = field(default_factory=dict)
+    learned: int = 0
+    written: int = 0
+    error: str | None = None
+
+    def summary(self) -> str:
+        """One line for people."""
+        counts = {"create": 0, "update": 0, "delete": 0}
+        for action in self.actions:
+            counts[type(action).__name__.lower()] += 1
+        seen = ", ".join(f"{n} {k}" for k, n in sorted(self.observed.items()) if n) or "nothing"
+        verb = "would write" if self.dry_run else "wrote"
+        line = (
+            f"{self.target}: {len(self.plan)} block(s) planned; {verb} {counts['create']} new, "
+            f"{counts['update']} moved, {counts['delete']} removed; observed {seen}; "
+            f"learned {self.learned}"
+        )
+        return line + (f"; FAILED: {self.error}" if self.error else "")
+
+
+# ---------------------------------------------------------------------- targets
+
+
+def build_target(config: Config, target: TargetConfig, clock: Clock) -> Target:
+    """Create the adapter for one ``[[targets]]`` entry."""
+    if isinstance(target, IcsTargetConfig):
+        from calsync.targets.ics_file import IcsFileTarget
+
+        path = target.path or config.resolved_state_dir() / "suggestions.ics"
+        return IcsFileTarget(target.name, path, clock)
+    sources = {s.name: s for s in config.sources}
+    if isinstance(target, GoogleTargetConfig):
+        from calsync.targets.google import GoogleTarget
+
+        return GoogleTarget.from_config(target, sources[target.source], config, clock)  # type: ignore[arg-type]
+    if isinstance(target, CaldavTargetConfig):
+        from calsync.targets.caldav import CaldavTarget
+
+        return CaldavTarget.from_config(target, sources[target.source], config, clock)  # type: ignore[arg-type]
+    raise AssertionError(f"unhandled target type {type(target).__name__}")
+
+
+def build_targets(config: Config, clock: Clock) -> list[Target]:
+    """Every configured target; without any, ``suggestions.ics`` in the state directory."""
+    if not config.targets:
+        default = IcsTargetConfig(type="ics", name=DEFAULT_TARGET)
+        return [build_target(config, default, clock)]
+    return [build_target(config, t, clock) for t in config.targets]
+
+
+# ---------------------------------------------------------------------- content
+
+
+def block_content(
+    cs: Calsync, block: PlannedBlock, block_id: str, completions: int
+) -> BlockContent:
+    """The title and explanation calsync writes for a block."""
+    task = cs.task_type(block.task_type)
+    local = block.start.astimezone(cs.timezone())
+    description = (
+        f"calsync suggests {task.name} here: score {block.score:.2f} "
+        f"(habit {block.habit:.2f}, energy {block.energy:.2f} on {local:%A} "
+        f"around {local:%H:00}).\nLearned from {completions} completion(s). "
+        "Move or delete it freely: calsync learns from it."
+    )
+    return BlockContent(
+        suggestion_id=block_id,
+        task_type=task.name,
+        start=block.start,
+        end=block.end,
+        summary=f"{cs.config.writeback.summary_prefix}{task.name}",
+        description=description,
+        color=task.color,
+        transparent=cs.config.writeback.transparency == "transparent",
+    )
+
+
+def _plan_params(config: Config) -> PlanParams:
+    planning = config.planning
+    return PlanParams(
+        horizon=timedelta(days=planning.horizon_days),
+        lead=timedelta(minutes=planning.lead_minutes),
+        lock_horizon=timedelta(hours=planning.lock_horizon_hours),
+        move_margin=planning.move_margin,
+        day_cap_minutes=planning.max_suggested_minutes_per_day,
+        buffer=timedelta(minutes=planning.buffer_minutes),
+        scoring=config.scoring.params(),
+    )
+
+
+def _as_event(target: str, owned: OwnedEvent) -> Event:
+    return Event(
+        source=target,
+        uid=owned.remote_id,
+        start=owned.start,
+        end=owned.end,
+        summary=owned.summary,
+        description=owned.description,
+        suggestion_id=owned.suggestion_id,
+    )
+
+
+# ---------------------------------------------------------------------- the cycle
+
+
+def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport:
+    """Plan and write one target's suggestions (see the module docstring).
+
+    What the user did with earlier blocks is learned *before* planning, so the
+    plan already reflects it and the next cycle, with nothing new, writes
+    nothing. A dry run records nothing and plans on the arrays as they are.
+    """
+    config = cs.config
+    user = config.user.id
+    now = cs.clock.now()
+    tz = ZoneInfo(config.user.timezone)
+    params = _plan_params(config)
+    report = CycleReport(target=target.name, dry_run=dry_run)
+
+    with cs.store.read() as tx:
+        rows = tx.suggestions(user, target.name, LIVE)
+        known_ids = {r.id for r in tx.suggestions(user, target.name)}
+        declined_before = [
+            r for r in tx.suggestions(user, target.name, ["declined"]) if r.end > now
+        ]
+    earliest = min([r.start for r in rows], default=now) - timedelta(days=1)
+    try:
+        remote = target.list_owned(earliest, now + params.horizon + timedelta(days=1))
+    except CalsyncError as err:
+        report.error = str(err)
+        return report
+
+    # 1. What happened since the last cycle, and what it teaches.
+    observation = observe(rows, remote, now, known_ids)
+    report.observed = _count_changes(rows, observation.rows)
+    known = [
+        KnownSuggestion(r.id, r.task_type, r.planned_start or r.start, r.end)
+        for r in rows
+        if r.status in ("active", "user_moved", "moving")
+    ]
+    outcomes = infer_suggestion_outcomes(
+        known, [_as_event(target.name, e) for e in remote], now, config.learning.default_success
+    )
+    if not dry_run:
+        with cs.store.write() as tx:
+            for row in observation.rows:
+                tx.save_suggestion(row, now)
+            report.learned = learn(cs, tx, outcomes, f"target {target.name}")[0]
+
+    # 2. The plan, from what calsync knows now.
+    with cs.store.read() as tx:
+        habits = {
+            t.name: tx.load_habit(
+                user, cs.task_type_id_in(tx, t.name), config.learning.neutral_value
+            )
+            for t in config.task_types
+        }
+        energy, _ = tx.load_energy(user, config.learning.neutral_value)
+        mirror = tx.events(start=now, end=now + params.horizon)
+    specs = [
+        TaskSpec(
+            name=t.name,
+            block_minutes=t.block_minutes,
+            sessions=sessions_over(
+                t.weekly_target.sessions, t.weekly_target.hours, t.block_minutes, params.horizon
+            ),
+            windows=[w.window() for w in t.windows],
+            habit=habits[t.name][0],
+            max_per_day=t.max_per_day,
+        )
+        for t in config.task_types
+    ]
+    current = [r for r in observation.rows if r.status in ("active", "user_moved")]
+    plan = plan_blocks(
+        specs,
+        energy,
+        busy_periods(mirror, params.buffer, tz),
+        now,
+        tz,
+        params,
+        existing=[
+            ExistingBlock(r.id, r.task_type, r.start, r.end, user_placed=r.status == "user_moved")
+            for r in current
+        ],
+        declined=[
+            ExistingBlock(r.id, r.task_type, r.start, r.end)
+            for r in [*declined_before, *observation.rows]
+            if r.status == "declined"
+        ],
+        avoid=[  # slots the user moved a block away from
+            ExistingBlock(r.id, r.task_type, r.planned_start, r.planned_start + (r.end - r.start))
+            for r in observation.rows
+            if r.planned_start is not None and r.planned_start != r.start
+        ],
+    )
+    plan = _with_ids(plan, user, known_ids)
+    contents = {
+        b.id: block_content(cs, b, b.id, habits[b.task_type][1])
+        for b in plan
+        if b.id is not None and b.reason in ("new", "moved")
+    }
+
+    # 3. The actions, as values.
+    actions = compute_actions(plan, contents, observation.rows, remote, observation.orphans)
+    report.plan, report.actions = plan, actions
+    if dry_run:
+        return report
+
+    # 4. Execute: intent, remote write, commit — one action at a time.
+    remote_by_id = {e.suggestion_id: e for e in remote}
+    creating = {a.content.suggestion_id for a in actions if isinstance(a, Create)}
+    with cs.store.write() as tx:
+        for block in plan:  # an orphan at the planned place: adopt it, nothing to write
+            if block.reason == "new" and block.id not in creating and block.id in remote_by_id:
+                adopted = _row(user, target.name, block, remote_by_id[block.id].remote_id, "active")
+                tx.save_suggestion(adopted, now)
+    try:
+        for action in actions:
+            _execute(cs, target, action, plan, user)
+            report.written += 1
+    except CalsyncError as err:
+        report.error = str(err)
+        logger.warning("%s: write-back stopped: %s", target.name, err)
+    logger.info("%s", report.summary())
+    return report
+
+
+def _with_ids(plan: list[PlannedBlock], user: str, known: set[str]) -> list[PlannedBlock]:
+    """Give new blocks their deterministic id, never one calsync has used before."""
+    taken = set(known) | {b.id for b in plan if b.id is not None}
+    result = []
+    for block in plan:
+        if block.id is None:
+            attempt = 0
+            while (new_id := suggestion_id(user, block.task_type, block.start, attempt)) in taken:
+                attempt += 1
+            taken.add(new_id)
+            block = replace(block, id=new_id)
+        result.append(block)
+    return result
+
+
+def _count_changes(before: list[SuggestionRow], after: list[SuggestionRow]) -> dict[str, int]:
+    old = {r.id: r.status for r in before}
+    counts: dict[str, int] = {}
+    for row in after:
+        if old.get(row.id) != row.status and row.status in (
+            "declined",
+            "user_moved",
+            "done",
+            "gone",
+        ):
+            counts[row.status] = counts.get(row.status, 0) + 1
+    return counts
+
+
+def _row(
+    user: str, target: str, block: PlannedBlock, remote_id: str | None, status: str
+) -> SuggestionRow:
+    assert block.id is not None
+    return SuggestionRow(
+        id=block.id,
+        user_id=user,
+        task_type=block.task_type,
+        target=target,
+        remote_id=remote_id,
+        start=block.start,
+        end=block.end,
+        score=block.score,
+        status=status,
+        planned_start=block.start,
+    )
+
+
+def _execute(
+    cs: Calsync, target: Target, action: Action, plan: list[PlannedBlock], user: str
+) -> None:
+    """Intent → remote write → commit, for one action."""
+    now = cs.clock.now()
+    if isinstance(action, Create):
+        block = next(b for b in plan if b.id == action.content.suggestion_id)
+        with cs.store.write() as tx:
+            tx.save_suggestion(_row(user, target.name, block, None, "creating"), now)
+        remote_id = target.create(action.content)
+        with cs.store.write() as tx:
+            tx.save_suggestion(_row(user, target.name, block, remote_id, "active"), now)
+    elif isinstance(action, Update):
+        block = next(b for b in plan if b.id == action.content.suggestion_id)
+        with cs.store.read() as tx:
+            (row,) = [r for r in tx.suggestions(user, target.name) if r.id == block.id]
+        with cs.store.write() as tx:
+            tx.save_suggestion(
+                replace(row, status="moving", pending_start=block.start, pending_end=block.end), now
+            )
+        target.update(action.remote_id, action.content)
+        with cs.store.write() as tx:
+            tx.save_suggestion(
+                replace(
+                    row,
+                    status="active",
+                    start=block.start,
+                    end=block.end,
+                    score=block.score,
+                    planned_start=block.start,
+                    pending_start=None,
+                    pending_end=None,
+                ),
+                now,
+            )
+    elif isinstance(action, Delete):
+        with cs.store.read() as tx:
+            rows = [r for r in tx.suggestions(user, target.name) if r.id == action.suggestion_id]
+        if rows:
+            with cs.store.write() as tx:
+                tx.save_suggestion(replace(rows[0], status="deleting"), now)
+        target.delete(action.remote_id)
+        if rows:
+            with cs.store.write() as tx:
+                tx.save_suggestion(replace(rows[0], status="retracted"), now)
+    else:  # pragma: no cover - the union is closed
+        raise TargetError(f"unknown action {action!r}")
+
+
+def purge(cs: Calsync, targets: list[Target]) -> dict[str, int]:
+    """Remove every event calsync owns from every target; return counts per target."""
+    removed: dict[str, int] = {}
+    now = cs.clock.now()
+    for target in targets:
+        owned = target.list_owned()
+        for event in owned:
+            target.delete(event.remote_id)
+        with cs.store.write() as tx:
+            for row in tx.suggestions(cs.config.user.id, target.name, LIVE):
+                tx.save_suggestion(replace(row, status="retracted"), now)
+        removed[target.name] = len(owned)
+    return removed
