@@ -21,8 +21,8 @@ from google_auth_oauthlib.flow import InstalledAppFlow
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from calsync.errors import AuthError
+from calsync.google_api import SCOPE
 from calsync.secrets import write_private_file
-from calsync.sources.google import SCOPE
 
 logger = logging.getLogger(__name__)
 

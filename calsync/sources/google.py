@@ -30,53 +30,20 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-import google_auth_httplib2
-import httplib2
-from google.auth.exceptions import RefreshError, TransportError
 from google.oauth2.credentials import Credentials
-from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
 
 from calsync.clock import Clock
 from calsync.config import GoogleSourceConfig
-from calsync.errors import AuthError, SourceError, TransientSourceError
+from calsync.errors import SourceError
+from calsync.google_api import SCOPE, FullSyncRequired, GoogleApi, NotFound, load_credentials
 from calsync.model import Event, EventStatus, Transparency
-from calsync.secrets import UnsafeSecretError, read_private_file, write_private_file
 from calsync.sources.base import FetchResult
+
+__all__ = ["SCOPE", "GoogleSource", "load_credentials"]
 
 logger = logging.getLogger(__name__)
 
-#: The one OAuth scope calsync asks for.
-SCOPE = "https://www.googleapis.com/auth/calendar.events"
-
-_RETRY_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
-_QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
 _PAGE_SIZE = 2500
-
-
-class _FullSyncRequired(Exception):
-    """A sync token expired (HTTP 410): list everything again."""
-
-
-def load_credentials(token_file: Path) -> Credentials:
-    """Load saved OAuth credentials (refusing a file others can read)."""
-    try:
-        info = json.loads(read_private_file(token_file))
-        credentials = Credentials.from_authorized_user_info(info, [SCOPE])
-    except UnsafeSecretError as err:
-        raise AuthError(
-            f"cannot use the Google token: {err} (`calsync auth google` writes it)"
-        ) from err
-    except (ValueError, OSError) as err:
-        raise AuthError(
-            f"cannot use the Google token in {token_file}: {err}; run `calsync auth google`"
-        ) from err
-    # from_authorized_user_info always sets Google's endpoint; keep the saved one.
-    if info.get("token_uri"):
-        expiry = credentials.expiry
-        credentials = credentials.with_token_uri(info["token_uri"])
-        credentials.expiry = expiry  # with_token_uri() drops it (google-auth 2.x)
-    return credentials
 
 
 def _parse_time(value: dict[str, Any], tz: tzinfo) -> datetime | date:
@@ -123,17 +90,20 @@ class GoogleSource:
         token_file: Path | None = None,
     ):
         self.name = name
-        self._credentials = credentials
         self._calendar_ids = list(calendar_ids)
         self._tz = tz
         self._clock = clock
         self._days_back = days_back
         self._days_ahead = days_ahead
-        self._api_endpoint = api_endpoint
-        self._timeout = timeout
-        self._retries = retries
-        self._sleep = sleep
-        self._token_file = token_file
+        self._api = GoogleApi(
+            name,
+            credentials,
+            token_file=token_file,
+            api_endpoint=api_endpoint,
+            timeout=timeout,
+            retries=retries,
+            sleep=sleep,
+        )
 
     @classmethod
     def from_config(
@@ -156,105 +126,23 @@ class GoogleSource:
         )
         return source
 
-    # ------------------------------------------------------------------ plumbing
-
-    def _service(self) -> Any:
-        if self._credentials is None:
-            assert self._token_file is not None
-            self._credentials = load_credentials(self._token_file)
-        # httplib2.Http is not thread-safe: a fresh one per fetch.
-        http = google_auth_httplib2.AuthorizedHttp(
-            self._credentials, http=httplib2.Http(timeout=self._timeout)
-        )
-        options = {"api_endpoint": self._api_endpoint} if self._api_endpoint else None
-        return build(
-            "calendar",
-            "v3",
-            http=http,
-            static_discovery=True,
-            cache_discovery=False,
-            client_options=options,
-        )
-
-    def _execute(self, request: Any) -> dict[str, Any]:
-        """Run one API request with retries, translating every failure."""
-        attempt = 0
-        while True:
-            try:
-                return request.execute(num_retries=0)
-            except HttpError as err:
-                status = err.status_code
-                reasons = {
-                    d.get("reason") for d in (err.error_details or []) if isinstance(d, dict)
-                }
-                if status == 410:
-                    raise _FullSyncRequired from err
-                retryable = (
-                    status == 429 or status >= 500 or (status == 403 and reasons & _RETRY_REASONS)
-                )
-                if not retryable or attempt >= self._retries:
-                    if status == 403 and reasons & _QUOTA_REASONS:
-                        raise TransientSourceError(
-                            f"{self.name}: the Google API quota is used up; trying again later"
-                        ) from err
-                    if status in (401, 403) and not retryable:
-                        raise AuthError(
-                            f"{self.name}: Google refused access (HTTP {status}); "
-                            "run `calsync auth google`"
-                        ) from err
-                    if retryable:
-                        raise TransientSourceError(
-                            f"{self.name}: Google answered HTTP {status} after {attempt} retries"
-                        ) from err
-                    raise SourceError(
-                        f"{self.name}: Google answered HTTP {status}: {err.reason}"
-                    ) from err
-            except RefreshError as err:
-                raise AuthError(
-                    f"{self.name}: Google no longer accepts calsync's authorization ({err}); "
-                    "run `calsync auth google` to authorize again"
-                ) from err
-            except (TransportError, httplib2.HttpLib2Error, OSError) as err:
-                if attempt >= self._retries:
-                    raise TransientSourceError(f"{self.name}: cannot reach Google: {err}") from err
-            delay = min(60.0, 2.0**attempt)
-            logger.info(
-                "%s: transient Google error, retry %d in %.0f s", self.name, attempt + 1, delay
-            )
-            self._sleep(delay)
-            attempt += 1
-
-    def _pages(self, service: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        page_token: str | None = None
-        while True:
-            page_params = dict(params, pageToken=page_token) if page_token else params
-            page = self._execute(service.events().list(**page_params))
-            yield page
-            page_token = page.get("nextPageToken")
-            if not page_token:
-                return
-
-    def _save_refreshed_token(self, before: str | None) -> None:
-        if self._token_file and self._credentials is not None and self._credentials.token != before:
-            write_private_file(self._token_file, self._credentials.to_json())
-
     # ------------------------------------------------------------------ fetching
 
     def fetch(self, cursor: str | None) -> FetchResult:
         """Changes since ``cursor`` (per-calendar sync tokens), or a full listing."""
         tokens = self._load_cursor(cursor)
-        service = self._service()
-        assert self._credentials is not None
-        token_before = self._credentials.token
-        try:
-            if tokens and set(tokens) == set(self._calendar_ids):
-                try:
-                    return self._incremental(service, tokens)
-                except _FullSyncRequired:
-                    logger.info("%s: sync token expired (410): listing everything again", self.name)
-            return self._full(service)
-        finally:
-            self._save_refreshed_token(token_before)
+        with self._api.session() as service:
+            try:
+                if tokens and set(tokens) == set(self._calendar_ids):
+                    try:
+                        return self._incremental(service, tokens)
+                    except FullSyncRequired:
+                        logger.info("%s: sync token expired (410): listing again", self.name)
+                return self._full(service)
+            except NotFound as err:
+                raise SourceError(
+                    f"{self.name}: Google knows no calendar among {self._calendar_ids} ({err})"
+                ) from err
 
     def _load_cursor(self, cursor: str | None) -> dict[str, str]:
         if not cursor:
@@ -279,7 +167,7 @@ class GoogleSource:
         events: list[Event] = []
         tokens: dict[str, str] = {}
         for calendar_id in self._calendar_ids:
-            for page in self._pages(service, {"calendarId": calendar_id, **window}):
+            for page in self._api.pages(service, {"calendarId": calendar_id, **window}):
                 events += [e for e in self._convert_page(calendar_id, page) if e is not None]
                 if page.get("nextSyncToken"):
                     tokens[calendar_id] = page["nextSyncToken"]
@@ -297,7 +185,7 @@ class GoogleSource:
                 "singleEvents": True,
                 "maxResults": _PAGE_SIZE,
             }
-            for page in self._pages(service, params):
+            for page in self._api.pages(service, params):
                 for item in page.get("items", []):
                     if item.get("status") == "cancelled":
                         deleted.append(f"{self.name}:{calendar_id}/{item['id']}:")
