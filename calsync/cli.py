@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calsync import __version__
@@ -31,9 +32,21 @@ from calsync.config import (
     load_config,
     render_example,
 )
-from calsync.errors import CalsyncError, ConfigError, ConfigProblem, InputError, SourceError
+from calsync.errors import (
+    CalsyncError,
+    ConfigError,
+    ConfigProblem,
+    InputError,
+    SourceError,
+    TargetError,
+)
 from calsync.render import heatmap, progress_text
 from calsync.service import Calsync
+
+if TYPE_CHECKING:
+    from calsync.reconcile import Action
+    from calsync.targets.base import Target
+    from calsync.writeback import CycleReport
 from calsync.service import open as open_calsync
 
 logger = logging.getLogger(__name__)
@@ -259,6 +272,122 @@ def cmd_auth_google(args: argparse.Namespace) -> int:
     return 0
 
 
+def _targets(cs: Calsync, only: str | None) -> list[Target]:
+    from calsync.writeback import build_targets
+
+    targets = [t for t in build_targets(cs.config, cs.clock) if only is None or t.name == only]
+    if only is not None and not targets:
+        raise InputError(f"no target called {only!r}")
+    return targets
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Show the blocks calsync would write, and why, writing nothing."""
+    from calsync.writeback import run_cycle
+
+    with _open(args) as cs:
+        reports = [run_cycle(cs, t, dry_run=True) for t in _targets(cs, args.target)]
+        tz = cs.timezone()
+    if args.json:
+        print(json.dumps([_report_json(r) for r in reports], indent=2))
+    else:
+        for report in reports:
+            print(report.summary())
+            for block in report.plan:
+                start = block.start.astimezone(tz)
+                print(
+                    f"  {start:%a %d %b %H:%M}-{block.end.astimezone(tz):%H:%M}  "
+                    f"{block.task_type:<20} score {block.score:.2f} "
+                    f"(habit {block.habit:.2f}, energy {block.energy:.2f})  {block.reason}"
+                )
+            for action in report.actions:
+                print(f"  would {_describe(action, tz)}")
+    failed = [r for r in reports if r.error]
+    return TargetError.exit_code if failed else 0
+
+
+def _describe(action: Action, tz: ZoneInfo) -> str:
+    from calsync.reconcile import Create, Update
+
+    if isinstance(action, Create | Update):
+        verb = "create" if isinstance(action, Create) else "move"
+        start = action.content.start.astimezone(tz)
+        return f"{verb} {action.content.summary} at {start:%a %d %b %H:%M}"
+    return f"remove block {action.suggestion_id} ({action.reason})"
+
+
+def _report_json(report: CycleReport) -> dict[str, object]:
+    from calsync.reconcile import Create, Update
+
+    actions = []
+    for action in report.actions:
+        kind = type(action).__name__.lower()
+        if isinstance(action, Create | Update):
+            actions.append(
+                {
+                    "action": kind,
+                    "suggestion_id": action.content.suggestion_id,
+                    "task_type": action.content.task_type,
+                    "start": action.content.start.isoformat(),
+                    "end": action.content.end.isoformat(),
+                    "description": action.content.description,
+                }
+            )
+        else:
+            actions.append(
+                {"action": kind, "suggestion_id": action.suggestion_id, "reason": action.reason}
+            )
+    return {
+        "target": report.target,
+        "error": report.error,
+        "blocks": [
+            {
+                "id": b.id,
+                "task_type": b.task_type,
+                "start": b.start.isoformat(),
+                "end": b.end.isoformat(),
+                "score": round(b.score, 4),
+                "habit": round(b.habit, 4),
+                "energy": round(b.energy, 4),
+                "reason": b.reason,
+            }
+            for b in report.plan
+        ],
+        "actions": actions,
+    }
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    """Plan and write the suggested blocks to every target."""
+    from calsync.writeback import run_cycle
+
+    with _open(args) as cs:
+        reports = [run_cycle(cs, t) for t in _targets(cs, args.target)]
+    for report in reports:
+        print(report.summary())
+    return TargetError.exit_code if any(r.error for r in reports) else 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Remove every event calsync wrote, from every target, and nothing else."""
+    from calsync.writeback import purge
+
+    with _open(args) as cs:
+        targets = _targets(cs, args.target)
+        names = ", ".join(t.name for t in targets)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise InputError("purge asks for confirmation: run it in a terminal or add --yes")
+            answer = input(f"Remove every block calsync wrote to {names}? Type yes: ")
+            if answer.strip().lower() != "yes":
+                print("nothing removed")
+                return 0
+        removed = purge(cs, targets)
+    for name, count in removed.items():
+        print(f"{name}: removed {count} block(s) calsync wrote")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulate a few weeks of history and show what calsync learns from it."""
     from calsync.demo import describe_choice, run_demo
@@ -383,6 +512,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-browser", action="store_true", help="print the URL instead of opening it")
     p.set_defaults(func=cmd_auth_google)
+
+    p = sub.add_parser("plan", help="show the blocks calsync would write, and why (writes nothing)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--target", help="only this target")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("apply", help="plan and write the suggested blocks to the targets")
+    p.add_argument("--target", help="only this target")
+    p.set_defaults(func=cmd_apply)
+
+    p = sub.add_parser("purge", help="remove every block calsync wrote (and nothing else)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--target", help="only this target")
+    p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser("demo", help="simulate weeks of history and show what calsync learns")
     p.add_argument(

@@ -262,3 +262,33 @@ def test_sync_reads_an_ics_file_and_learns(
     assert "file: FAILED" in capsys.readouterr().out
     assert main([*base, "status"]) == 0
     assert "last error:" in capsys.readouterr().out
+
+
+def test_plan_apply_and_purge(
+    good_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--config", str(good_config)]
+    assert main([*base, "plan", "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["target"] == "suggestions"
+    assert report["blocks"]
+    assert {a["action"] for a in report["actions"]} == {"create"}
+    ics = tmp_path / "state" / "suggestions.ics"
+    assert not ics.exists()  # plan writes nothing
+
+    assert main([*base, "apply"]) == 0
+    assert "wrote 3 new" in capsys.readouterr().out
+    assert ics.read_text(encoding="utf-8").count("BEGIN:VEVENT") == 3
+    assert main([*base, "apply"]) == 0
+    assert "wrote 0 new, 0 moved, 0 removed" in capsys.readouterr().out
+
+    assert main([*base, "plan"]) == 0
+    out = capsys.readouterr().out
+    assert "Deep Coding" in out
+    assert "would create" not in out
+
+    assert main([*base, "purge"]) == 2  # no terminal to confirm in
+    assert "--yes" in capsys.readouterr().err
+    assert main([*base, "purge", "--yes"]) == 0
+    assert "removed 3 block(s)" in capsys.readouterr().out
+    assert ics.read_text(encoding="utf-8").count("BEGIN:VEVENT") == 0
