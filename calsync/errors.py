@@ -88,6 +88,18 @@ class TargetOwnershipError(TargetError):
     """calsync was about to change an event it does not own, and refused."""
 
 
+class InterpreterError(CalsyncError):
+    """An interpreter (the LLM) failed; the arrays stay as they were, retried next sync."""
+
+    exit_code = 7
+
+
+class MemoryStoreError(CalsyncError):
+    """The insight memory store failed."""
+
+    exit_code = 8
+
+
 class SourceError(CalsyncError):
     """A calendar source failed; other sources go on."""
 

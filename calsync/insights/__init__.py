@@ -1,0 +1,1 @@
+"""Qualitative insights: the memory store, insight rules, interpreters and the LLM sync."""
