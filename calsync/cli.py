@@ -37,6 +37,7 @@ from calsync.errors import (
     ConfigError,
     ConfigProblem,
     InputError,
+    InterpreterError,
     SourceError,
     TargetError,
 )
@@ -388,6 +389,63 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_note(args: argparse.Namespace) -> int:
+    """Store the user's own words as an insight."""
+    from calsync.insights.sync import InsightService
+
+    with _open(args) as cs:
+        added = InsightService.from_config(cs).add_note(" ".join(args.text), args.user)
+    print("noted" if added else "already noted")
+    return 0
+
+
+def cmd_insights(args: argparse.Namespace) -> int:
+    """List the stored insights (optionally generating new ones from behaviour first)."""
+    from calsync.insights.sync import InsightService
+
+    with _open(args) as cs:
+        user = args.user or cs.config.user.id
+        if args.generate:
+            new = InsightService.from_config(cs).generate(user)
+            print(f"{new} new insight(s) from behaviour", file=sys.stderr)
+        with cs.store.read() as tx:
+            insights = tx.insights(user)
+    if args.json:
+        rows = [
+            {
+                "kind": i.kind,
+                "text": i.text,
+                "confidence": i.confidence,
+                "created_at": i.created_at.isoformat(),
+            }
+            for i in insights
+        ]
+        print(json.dumps(rows, indent=2))
+    else:
+        for insight in insights:
+            print(f"[{insight.kind}, {insight.confidence}] {insight.text}")
+        if not insights:
+            print('no insights yet: `calsync note "Tuesday mornings are my sweet spot"` adds one')
+    return 0
+
+
+def cmd_sync_llm(args: argparse.Namespace) -> int:
+    """Run the interpreter sync (when due, or now)."""
+    from calsync.insights.sync import InsightService
+
+    with _open(args) as cs:
+        service = InsightService.from_config(cs)
+        if not args.now and not service.due():
+            print(
+                f"not due: the last sync is less than {cs.config.insights.sync_hours:g} h old "
+                "(--now runs it anyway)"
+            )
+            return 0
+        report = service.sync()
+    print(report.summary())
+    return InterpreterError.exit_code if report.errors else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulate a few weeks of history and show what calsync learns from it."""
     from calsync.demo import describe_choice, run_demo
@@ -526,6 +584,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--target", help="only this target")
     p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("note", help='store your own words: calsync note "I crash after lunch"')
+    p.add_argument("text", nargs="+", metavar="TEXT")
+    p.add_argument("--user", help="user id (default: [user] id)")
+    p.set_defaults(func=cmd_note)
+
+    p = sub.add_parser("insights", help="list stored insights")
+    p.add_argument("--generate", action="store_true", help="find new ones in behaviour first")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--user", help="user id (default: [user] id)")
+    p.set_defaults(func=cmd_insights)
+
+    p = sub.add_parser("sync-llm", help="turn insights into slot adjustments (every 6 h)")
+    p.add_argument("--now", action="store_true", help="run even if the last sync is recent")
+    p.set_defaults(func=cmd_sync_llm)
 
     p = sub.add_parser("demo", help="simulate weeks of history and show what calsync learns")
     p.add_argument(

@@ -267,6 +267,53 @@ class WritebackConfig(_Section):
     )
 
 
+class OpenAIConfig(_Section):
+    """The OpenAI-compatible interpreter (OpenAI, Ollama, vLLM, llama.cpp…)."""
+
+    base_url: str = Field(
+        "https://api.openai.com/v1",
+        description="API base URL, e.g. http://localhost:11434/v1 for Ollama.",
+    )
+    model: str = Field("gpt-4o-mini", min_length=1, description="Model name.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the API key (never the key)."
+    )
+    timeout_seconds: float = Field(30.0, gt=0, le=600, description="Timeout of one request.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries of a failed request.")
+    price_per_1k_prompt: float = Field(
+        0.0, ge=0, description="Cost of 1,000 prompt tokens, for the recorded cost."
+    )
+    price_per_1k_completion: float = Field(
+        0.0, ge=0, description="Cost of 1,000 completion tokens, for the recorded cost."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://", value, re.IGNORECASE):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        return value
+
+
+class InsightsConfig(_Section):
+    """Qualitative insights and the periodic interpreter ("LLM") sync."""
+
+    memory: Literal["sqlite", "mem0"] = Field(
+        "sqlite", description='Memory store: "sqlite" (built in) or "mem0" (calsync[mem0]).'
+    )
+    mem0: dict[str, Any] = Field(
+        {}, description='Configuration handed to mem0\'s Memory.from_config (memory = "mem0").'
+    )
+    interpreter: Literal["rules", "openai"] = Field(
+        "rules", description='"rules" (offline, deterministic) or "openai" (any compatible API).'
+    )
+    sync_hours: float = Field(6.0, gt=0, le=168, description="Hours between interpreter syncs.")
+    search_limit: int = Field(
+        20, ge=1, le=200, description="Insights read from the memory store per sync."
+    )
+    openai: OpenAIConfig = Field(OpenAIConfig(), description="The OpenAI-compatible interpreter.")
+
+
 class IcsTargetConfig(_Section):
     """Suggestions written to an ICS file a calendar app can subscribe to."""
 
@@ -548,6 +595,7 @@ class Config(_Section):
     task_types: list[TaskTypeConfig] = Field([], description="The kinds of work to learn and plan.")
     sources: list[SourceConfig] = Field([], description="The calendars to read.")
     writeback: WritebackConfig = Field(WritebackConfig(), description="Suggested blocks.")
+    insights: InsightsConfig = Field(InsightsConfig(), description="Insights and the LLM sync.")
     targets: list[TargetConfig] = Field(
         [], description="Where suggestions go; none: an ICS file in the state directory."
     )
@@ -823,7 +871,7 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
         inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None)
-        return "{ " + inner + " }"
+        return "{ " + inner + " }" if inner else "{}"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
@@ -890,11 +938,20 @@ def render_example(timezone: str | None = None) -> str:
         "merge": MergeConfig,
         "planning": PlanningConfig,
         "writeback": WritebackConfig,
+        "insights": InsightsConfig,
     }
     for section, model in section_models.items():
         out += ["", f"[{section}]"]
         out += _comment(model.__doc__ or "")
-        out += _field_lines(model, defaults[section])
+        values = {k: v for k, v in defaults[section].items() if not isinstance(v, dict) or not v}
+        nested = {k: v for k, v in defaults[section].items() if isinstance(v, dict) and v}
+        out += _field_lines(model, values)
+        for key, sub_values in nested.items():
+            sub_model = model.model_fields[key].annotation
+            assert isinstance(sub_model, type)
+            out += ["", f"[{section}.{key}]"]
+            out += _comment(sub_model.__doc__ or "")
+            out += _field_lines(sub_model, sub_values)
     out += [""]
     out += _comment(
         "Task types: one [[task_types]] table each. An event matches a task type when its "

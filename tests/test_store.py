@@ -69,7 +69,7 @@ def test_fresh_file_is_migrated_to_head_with_the_configured_pragmas(tmp_path: Pa
     with open_calsync(config, store_url=_url(path), clock=FixedClock(NOW)) as cs:
         engine = cs.store.engine
         assert path.is_file()
-        assert current_revision(engine) == head_revision() == "0003_suggestion_intents"
+        assert current_revision(engine) == head_revision() == "0004_llm_sync"
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -368,6 +368,12 @@ class StoreTx:
         )
         return True
 
+    def set_insight_meta(self, insight_id: int, meta: dict[str, Any]) -> None:
+        """Replace an insight's metadata (e.g. to remember its memory-store id)."""
+        self._conn.execute(
+            update(t.insights).where(t.insights.c.id == insight_id).values(meta=meta)
+        )
+
     def insights(self, user_id: str) -> list[InsightRow]:
         """A user's insights, oldest first."""
         rows = self._conn.execute(
@@ -510,6 +516,43 @@ class StoreTx:
         )
         if result.rowcount == 0:
             self._conn.execute(insert(t.suggestions).values(id=row.id, created_at=now, **values))
+
+    # ------------------------------------------------------------------ interpreter sync
+
+    def last_llm_sync(self, user_id: str) -> datetime | None:
+        """When the user's interpreter sync last succeeded."""
+        return self._conn.execute(
+            select(t.llm_sync_state.c.last_sync_at).where(t.llm_sync_state.c.user_id == user_id)
+        ).scalar_one_or_none()
+
+    def save_llm_sync(self, user_id: str, at: datetime | None, error: str | None) -> None:
+        """Record a user's sync (``at`` ``None`` keeps the previous success time)."""
+        values: dict[str, Any] = {"last_error": error}
+        if at is not None:
+            values["last_sync_at"] = at
+        result = self._conn.execute(
+            update(t.llm_sync_state).where(t.llm_sync_state.c.user_id == user_id).values(**values)
+        )
+        if result.rowcount == 0:
+            self._conn.execute(insert(t.llm_sync_state).values(user_id=user_id, **values))
+
+    def last_update_at(self, user_id: str) -> datetime | None:
+        """When the user's newest behavioural update was recorded."""
+        c = t.behaviour_updates.c
+        return self._conn.execute(
+            select(func.max(c.recorded_at)).where(c.user_id == user_id, c.kind == "completion")
+        ).scalar_one_or_none()
+
+    def add_llm_run(self, **values: Any) -> None:
+        """Append a record of one interpreter sync run."""
+        self._conn.execute(insert(t.llm_sync_runs).values(**values))
+
+    def llm_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The most recent interpreter sync runs, newest first."""
+        rows = self._conn.execute(
+            select(t.llm_sync_runs).order_by(t.llm_sync_runs.c.id.desc()).limit(limit)
+        )
+        return [dict(r._mapping) for r in rows]
 
     # ------------------------------------------------------------------ sync state
 

@@ -194,6 +194,30 @@ events = Table(
     Index("ix_events_suggestion_id", "suggestion_id"),
 )
 
+# When each user's interpreter sync last ran, and a record of every run.
+llm_sync_state = Table(
+    "llm_sync_state",
+    metadata,
+    Column("user_id", String(200), ForeignKey("users.id"), primary_key=True),
+    Column("last_sync_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+
+llm_sync_runs = Table(
+    "llm_sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("users_synced", Integer, nullable=False),
+    Column("adjustments_applied", Integer, nullable=False),
+    Column("llm_calls", Integer, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("errors", Text, nullable=True),
+)
+
 suggestions = Table(
     "suggestions",
     metadata,
