@@ -187,9 +187,10 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         declined_before = [
             r for r in tx.suggestions(user, target.name, ["declined"]) if r.end > now
         ]
-    earliest = min([r.start for r in rows], default=now) - timedelta(days=1)
+    # The user may drag a block anywhere: look well back, and forward without limit.
+    earliest = min([now, *(r.start for r in rows)]) - timedelta(days=30)
     try:
-        remote = target.list_owned(earliest, now + params.horizon + timedelta(days=1))
+        remote = target.list_owned(earliest, None)
     except CalsyncError as err:
         report.error = str(err)
         return report

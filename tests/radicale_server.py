@@ -13,7 +13,7 @@ import io
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -31,6 +31,8 @@ class Request:
     path: str
     report: str | None  # root element of a REPORT body: "calendar-query", "sync-collection"…
     body: bytes
+    #: Request headers but Authorization, lower-case names (``if-match``…).
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 #: A canned answer: (status line, headers, body).
@@ -88,8 +90,17 @@ class RadicaleServer:
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         method = environ["REQUEST_METHOD"]
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and key != "HTTP_AUTHORIZATION"
+        }
         request = Request(
-            method, environ["PATH_INFO"], _root_name(body) if method == "REPORT" else None, body
+            method,
+            environ["PATH_INFO"],
+            _root_name(body) if method == "REPORT" else None,
+            body,
+            headers,
         )
         self.requests.append(request)
         reply = self.intercept(request) if self.intercept else None
@@ -102,6 +113,10 @@ class RadicaleServer:
     def reports(self) -> list[str | None]:
         """The kinds of the REPORT requests received so far."""
         return [r.report for r in self.requests if r.method == "REPORT"]
+
+    def writes(self) -> list[Request]:
+        """The requests received so far that change an object (PUT, DELETE)."""
+        return [r for r in self.requests if r.method in ("PUT", "DELETE")]
 
     def client(self, username: str, password: str) -> caldav.DAVClient:
         """A caldav client for one of the users."""

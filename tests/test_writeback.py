@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from calsync.clock import FixedClock
@@ -294,6 +294,10 @@ def live_owned(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(operation, min_size=1, max_size=12))
+# Found by this test: a block moved a day earlier fell outside the listing window.
+@example([("delete", 0), ("wait", 27), ("cycle",), ("move", 4, -26)])
+# Found by this test: a new block reused the id of one the user had moved away.
+@example([("move", 7, 16), ("wait", 10), ("cycle",)])
 def test_random_edits_never_touch_foreign_events_and_owned_ones_match_the_plan(
     operations: list[tuple],
 ) -> None:

@@ -79,6 +79,29 @@ _CURSOR_VERSION = 1
 _MAX_PASSWORD_BYTES = 64 * 1024
 
 
+def checked_password(config: CaldavSourceConfig) -> str | None:
+    """The password of a CalDAV source, after checking its URL (shared with the target).
+
+    Raises:
+        ConfigError: the URL is not http(s), or ``password_file`` cannot be used.
+
+    """
+    parts = urlsplit(config.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            "<config>",
+            [
+                ConfigProblem(
+                    f"sources.{config.name}.url",
+                    f"must be an http:// or https:// URL, got {parts.scheme or 'none'!r}",
+                )
+            ],
+        )
+    if config.password_file is not None:
+        return read_password_file(config.password_file, config.name)
+    return config.password
+
+
 def read_password_file(path: Path, source: str) -> str:
     """Read the password of source ``source`` from ``path``.
 
@@ -249,20 +272,7 @@ class CaldavSource:
                 be used (see :func:`read_password_file`).
 
         """
-        parts = urlsplit(config.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                "<config>",
-                [
-                    ConfigProblem(
-                        f"sources.{config.name}.url",
-                        f"must be an http:// or https:// URL, got {parts.scheme or 'none'!r}",
-                    )
-                ],
-            )
-        password = config.password
-        if config.password_file is not None:
-            password = read_password_file(config.password_file, config.name)
+        password = checked_password(config)
         return cls(
             config.name,
             tz,

@@ -70,7 +70,9 @@ class MemoryTarget:
     def update(self, remote_id: str, content: BlockContent) -> None:
         """Rewrite an owned block."""
         existing = self.events.get(remote_id)
-        if existing is None or existing.owner_id is None:
+        if existing is None:
+            raise TargetError(f"{remote_id} is gone")
+        if existing.owner_id is None:
             raise TargetOwnershipError(f"{remote_id} is not calsync's")
         self._write()
         self.events[remote_id] = replace(
