@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# mem0 phones home on import unless told not to; nothing in the tests may reach the network.
+os.environ["MEM0_TELEMETRY"] = "false"
+
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
