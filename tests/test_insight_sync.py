@@ -1,0 +1,182 @@
+"""Insight generation and the interpreter sync, with the real rules interpreter and stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from calsync.clock import FixedClock
+from calsync.config import parse_config
+from calsync.errors import InterpreterError
+from calsync.insights.interpret import RulesInterpreter
+from calsync.insights.memory import InMemoryMemoryStore, SqliteMemoryStore
+from calsync.insights.rules import behavioural_insights, generate_insights, weekly_insights
+from calsync.insights.sync import InsightService, energy_profile
+from calsync.insights.types import Interpretation, Profile
+from calsync.learning.habits import neutral_array
+from calsync.learning.slots import get_weekly_index
+from calsync.service import Calsync
+from calsync.service import open as open_calsync
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 11, 24, 12, tzinfo=BERLIN)
+
+
+class Counting:
+    """Wraps an interpreter and counts its calls (a protocol-level spy)."""
+
+    def __init__(self, inner: object, fail: bool = False) -> None:
+        self.inner = inner
+        self.fail = fail
+        self.calls: list[tuple[list[str], Profile]] = []
+
+    def interpret(self, insights: list[str], profile: Profile) -> Interpretation:
+        self.calls.append((insights, profile))
+        if self.fail:
+            raise InterpreterError("the model timed out")
+        return self.inner.interpret(insights, profile)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def cs(tmp_path: Path) -> Iterator[Calsync]:
+    config = parse_config(
+        {
+            "state_dir": str(tmp_path),
+            "user": {"timezone": "Europe/Berlin"},
+            "task_types": [{"name": "Deep Coding", "keywords": ["coding"]}],
+        }
+    )
+    instance = open_calsync(config, clock=FixedClock(NOW))
+    yield instance
+    instance.close()
+
+
+def service(cs: Calsync, interpreter: object | None = None) -> InsightService:
+    return InsightService(
+        cs,
+        InMemoryMemoryStore(),
+        interpreter or Counting(RulesInterpreter()),  # type: ignore[arg-type]
+        timer=iter(range(0, 10_000, 1)).__next__,
+    )
+
+
+def test_behavioural_and_weekly_rules() -> None:
+    strong = neutral_array()
+    strong[get_weekly_index(2, 9)] = 0.85
+    assert [i.text for i in behavioural_insights({"Deep Coding": (strong, 6)})] == [
+        "User consistently excels at Deep Coding on Tuesday at 9:00"
+    ]
+    assert behavioural_insights({"Deep Coding": (strong, 5)}) == []  # not more than 5 yet
+    tired_fridays = neutral_array()
+    tired_fridays.reshape(7, 24)[5, 8:18] = 0.2
+    (weekly,) = weekly_insights({"A": (tired_fridays, 3), "B": (neutral_array(), 0)})
+    assert weekly.text == "User shows significant performance decline on Fridays"
+    assert generate_insights({"A": (neutral_array(), 10)}) == []
+
+
+def test_notes_are_stored_once(cs: Calsync) -> None:
+    insights = service(cs)
+    assert insights.add_note("Tuesday mornings are my  sweet spot")
+    assert not insights.add_note("tuesday mornings are my sweet spot")
+    assert [h.text for h in insights.memory.list("me")] == ["Tuesday mornings are my sweet spot"]
+
+
+def test_no_new_behaviour_means_no_interpreter_call(cs: Calsync) -> None:
+    spy = Counting(RulesInterpreter())
+    insights = service(cs, spy)
+    insights.add_note("Tuesday mornings are my sweet spot")
+    report = insights.sync()
+    assert (report.users_synced, report.users_skipped, len(spy.calls)) == (0, 1, 0)
+
+
+def test_new_behaviour_one_call_per_user_then_none(cs: Calsync) -> None:
+    spy = Counting(RulesInterpreter())
+    insights = service(cs, spy)
+    insights.add_note("Tuesday mornings are my sweet spot")
+    insights.add_note("I crash on Friday afternoons")
+    cs.record_completion("Deep Coding", NOW - timedelta(hours=3), 0.9, 0.8)
+    before = cs.energy().values.copy()
+    report = insights.sync()
+    assert (report.users_synced, len(spy.calls)) == (1, 1)
+    assert report.adjustments_applied >= 2
+    after = cs.energy().values
+    tuesday_morning = get_weekly_index(2, 9)
+    friday_afternoon = get_weekly_index(5, 14)
+    assert after[tuesday_morning] > before[tuesday_morning]
+    assert after[friday_afternoon] < before[friday_afternoon]
+    assert np.all((after >= 0) & (after <= 1))
+    # The prompt's profile shows the current peaks and valleys.
+    _, profile = spy.calls[0]
+    assert profile.task_type is None
+    assert profile.peaks[0].label == "Tuesday 09:00"
+    # Nothing new since: no call.
+    again = insights.sync()
+    assert (again.users_synced, len(spy.calls)) == (0, 1)
+    with cs.store.read() as tx:
+        runs = tx.llm_runs()
+    assert [r["users_synced"] for r in runs] == [0, 1]
+    assert runs[1]["adjustments_applied"] == report.adjustments_applied
+
+
+def test_a_failed_interpretation_leaves_the_arrays_and_is_retried(cs: Calsync) -> None:
+    spy = Counting(RulesInterpreter(), fail=True)
+    insights = service(cs, spy)
+    insights.add_note("Tuesday mornings are my sweet spot")
+    cs.record_completion("Deep Coding", NOW - timedelta(hours=3), 0.9, 0.8)
+    before = cs.energy().values.copy()
+    report = insights.sync()
+    assert report.errors == ["me: the model timed out"]
+    assert np.array_equal(cs.energy().values, before)
+    spy.fail = False
+    retried = insights.sync()
+    assert (retried.users_synced, len(spy.calls)) == (1, 2)
+    assert not np.array_equal(cs.energy().values, before)
+
+
+def test_feedback_notes_from_events_reach_the_memory_store(cs: Calsync) -> None:
+    insights = service(cs)
+    with cs.store.write() as tx:
+        tx.add_insight(
+            "me", "feedback", "quiet office on Tuesday mornings", NOW, meta={"source": "work"}
+        )
+    hits = insights.search("me", 10)
+    assert [h.text for h in hits] == ["quiet office on Tuesday mornings"]
+    assert hits[0].metadata["kind"] == "feedback"
+    insights.search("me", 10)
+    assert len(insights.memory.list("me")) == 1  # mirrored once
+
+
+def test_generate_stores_new_insights_once(cs: Calsync) -> None:
+    for week in range(8):
+        cs.record_completion(
+            "Deep Coding", datetime(2026, 9, 1, 9, tzinfo=BERLIN) + timedelta(weeks=week), 1.0
+        )
+    insights = service(cs)
+    assert insights.generate() >= 1
+    assert insights.generate() == 0
+    with cs.store.read() as tx:
+        texts = [i.text for i in tx.insights("me")]
+    assert "User consistently excels at Deep Coding on Tuesday at 9:00" in texts
+
+
+def test_the_built_in_store_from_config(cs: Calsync, tmp_path: Path) -> None:
+    built = InsightService.from_config(cs)
+    assert isinstance(built.memory, SqliteMemoryStore)
+    assert isinstance(built.interpreter, RulesInterpreter)
+    assert built.add_note("I love deep work after 3pm")
+    assert (tmp_path / "memory.db").exists()
+
+
+def test_energy_profile_lists_peaks_and_valleys() -> None:
+    values = neutral_array()
+    values[get_weekly_index(1, 8)] = 0.9
+    values[get_weekly_index(5, 16)] = 0.1
+    profile = energy_profile(values, 7)
+    assert profile.peaks[0].label == "Monday 08:00"
+    assert profile.valleys[0].label == "Friday 16:00"
+    assert profile.completions == 7
