@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calsync import __version__
@@ -46,6 +46,7 @@ from calsync.render import heatmap, progress_text
 from calsync.service import Calsync
 
 if TYPE_CHECKING:
+    from calsync.daemon import CycleSummary
     from calsync.reconcile import Action
     from calsync.targets.base import Target
     from calsync.writeback import CycleReport
@@ -160,10 +161,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         }
         for name, state in states.items()
     ]
+    service = _service_status(cs.config)
     if args.json:
-        print(json.dumps({"user": user, **progress.to_dict(), "sources": sources}, indent=2))
+        print(
+            json.dumps(
+                {"user": user, **progress.to_dict(), "sources": sources, "service": service},
+                indent=2,
+            )
+        )
         return 0
     print(progress_text(progress, user))
+    if service:
+        last = service.get("last_cycle") or "—"
+        print(f"service: last cycle {last} (at {service.get('updated_at')})")
+        for job, when in (service.get("next") or {}).items():
+            print(f"  next {job}: {when or '—'}")
     for source in sources:
         line = f"source {source['name']}: last sync {source['last_success'] or 'never'}"
         if source["last_error"]:
@@ -172,6 +184,18 @@ def cmd_status(args: argparse.Namespace) -> int:
             line += " (run `calsync auth google`)"
         print(line)
     return 0
+
+
+def _service_status(config: Config) -> dict[str, Any] | None:
+    """What the running (or last) service wrote about itself, if anything."""
+    from calsync.daemon import STATUS_FILE
+
+    path = config.resolved_state_dir() / STATUS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def cmd_heatmap(args: argparse.Namespace) -> int:
@@ -183,6 +207,13 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
             name = cs.task_type(args.task).name
             view, title = cs.habit(name, args.user), name
         zone = cs.timezone(args.user).key
+        neutral = cs.config.learning.neutral_value
+    if args.png is not None:
+        from calsync.plot import heatmap_png
+
+        heatmap_png(view.values, args.png, f"{title} ({zone})", neutral=neutral)
+        print(f"wrote {args.png}")
+        return 0
     print(
         heatmap(
             view.values,
@@ -390,6 +421,76 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_sample(config: Config, now: datetime) -> Config:
+    """The embedded default reads the bundled sample calendar (rendered around today)."""
+    from calsync.config import IcsSourceConfig
+    from calsync.sample import write_sample_calendar
+
+    path = write_sample_calendar(
+        config.resolved_state_dir() / "sample.ics", now, ZoneInfo(config.user.timezone)
+    )
+    sample = IcsSourceConfig(type="ics", name="sample", path=path, days_back=60, days_ahead=14)
+    return config.model_copy(update={"sources": [sample]})
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the service (or one full cycle with --once)."""
+    from calsync.clock import SystemClock
+    from calsync.daemon import Daemon, terminal_progress
+
+    config = _load(args)
+    embedded = args.config is None and not default_config_path().exists()
+    clock = SystemClock()
+    if embedded:
+        config = config.model_copy(
+            update={"user": config.user.model_copy(update={"timezone": "Europe/Berlin"})}
+        )
+        config = _with_sample(config, clock.now())
+        print(
+            "no configuration file: running the embedded default on the bundled sample "
+            f"calendar (state in {config.resolved_state_dir()})"
+        )
+    daemon = Daemon(config, args.config, clock=clock, progress=terminal_progress)
+    with daemon:
+        if not args.once:
+            return daemon.run_forever()
+        summary = daemon.run_once()
+        assert daemon.cs is not None
+        _print_once(daemon.cs, summary, _use_color(args.color))
+    failed = [r for r in summary.sources if not r.ok] or [r for r in summary.writeback if r.error]
+    return 1 if failed else 0
+
+
+def _print_once(cs: Calsync, summary: CycleSummary, color: bool) -> None:
+    """What one cycle learned and suggests, for people."""
+    tz = cs.timezone()
+    for report in summary.sources:
+        print(report.summary())
+    print()
+    print(progress_text(cs.progress(), cs.config.user.id))
+    if cs.config.task_types:
+        first = cs.config.task_types[0].name
+        view = cs.habit(first)
+        print()
+        print(
+            heatmap(
+                view.values,
+                f"{first}: what calsync learned (hours in {tz.key})",
+                color,
+                neutral=cs.config.learning.neutral_value,
+            )
+        )
+    for report in summary.writeback:
+        print()
+        print(report.summary())
+        for block in report.plan:
+            start = block.start.astimezone(tz)
+            print(
+                f"  {start:%a %d %b %H:%M}-{block.end.astimezone(tz):%H:%M}  "
+                f"{block.task_type:<14} score {block.score:.2f}  ({block.reason})"
+            )
+
+
 def cmd_note(args: argparse.Namespace) -> int:
     """Store the user's own words as an insight."""
     from calsync.insights.sync import InsightService
@@ -536,6 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("heatmap", help="show a task type's week as a coloured grid")
     p.add_argument("task", metavar="TASK", help="task type name, or 'energy'")
+    p.add_argument("--png", type=Path, metavar="FILE", help="draw it as a PNG (calsync[plot])")
     p.add_argument("--user", help="user id (default: [user] id)")
     p.add_argument(
         "--color",
@@ -585,6 +687,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--target", help="only this target")
     p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser(
+        "run", help="run the service (systemd Type=notify), or one cycle with --once"
+    )
+    p.add_argument("--once", action="store_true", help="one full cycle, then exit")
+    p.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the heatmap of --once (auto: on a terminal without NO_COLOR)",
+    )
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("note", help='store your own words: calsync note "I crash after lunch"')
     p.add_argument("text", nargs="+", metavar="TEXT")

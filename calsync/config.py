@@ -256,6 +256,24 @@ class PlanningConfig(_Section):
     )
 
 
+class DaemonConfig(_Section):
+    """The long-running service (`calsync run`)."""
+
+    poll_minutes: float = Field(10.0, gt=0, le=1440, description="Poll every source this often.")
+    max_backoff_minutes: float = Field(
+        360.0, gt=0, le=10_080, description="Longest wait before retrying a failing source."
+    )
+    writeback_minutes: float = Field(
+        60.0,
+        gt=0,
+        le=1440,
+        description="Plan and write at least this often, even when no calendar changed.",
+    )
+    insights_hours: float = Field(
+        24.0, gt=0, le=720, description="Look for new insights this often."
+    )
+
+
 class WritebackConfig(_Section):
     """How suggested blocks look in the calendar."""
 
@@ -488,6 +506,12 @@ class _SourceBase(_Section):
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="Unique name of the source (letters, digits, '_', '.', '-').",
     )
+    poll_minutes: float | None = Field(
+        None,
+        gt=0,
+        le=1440,
+        description="Poll this source this often (default: daemon.poll_minutes).",
+    )
     days_back: int = Field(60, ge=0, le=3660, description="Read events from this many days ago…")
     days_ahead: int = Field(14, ge=0, le=366, description="…to this many days ahead.")
     timeout_seconds: float = Field(30.0, gt=0, le=600, description="Network timeout per request.")
@@ -596,6 +620,7 @@ class Config(_Section):
     sources: list[SourceConfig] = Field([], description="The calendars to read.")
     writeback: WritebackConfig = Field(WritebackConfig(), description="Suggested blocks.")
     insights: InsightsConfig = Field(InsightsConfig(), description="Insights and the LLM sync.")
+    daemon: DaemonConfig = Field(DaemonConfig(), description="The service.")
     targets: list[TargetConfig] = Field(
         [], description="Where suggestions go; none: an ICS file in the state directory."
     )
@@ -939,6 +964,7 @@ def render_example(timezone: str | None = None) -> str:
         "planning": PlanningConfig,
         "writeback": WritebackConfig,
         "insights": InsightsConfig,
+        "daemon": DaemonConfig,
     }
     for section, model in section_models.items():
         out += ["", f"[{section}]"]

@@ -39,6 +39,11 @@ class FakeGoogle:
         self.issued_tokens = 0
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # Hold the N-th insert until ``release`` is set (``hanging`` tells it happened).
+        self.hang_on_insert: int | None = None
+        self.hanging = threading.Event()
+        self.release = threading.Event()
+        self._inserts = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,6 +66,13 @@ class FakeGoogle:
             def _handle(self, method: str) -> None:
                 body = self._body()
                 parts = urlsplit(self.path)
+                if method == "POST" and parts.path.endswith("/events"):
+                    with fake._lock:
+                        fake._inserts += 1
+                        hang = fake._inserts == fake.hang_on_insert
+                    if hang:
+                        fake.hanging.set()
+                        fake.release.wait(timeout=30)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 with fake._lock:
                     fake.requests.append(
@@ -101,6 +113,7 @@ class FakeGoogle:
 
     def close(self) -> None:
         """Stop the server."""
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 

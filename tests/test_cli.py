@@ -292,3 +292,10 @@ def test_plan_apply_and_purge(
     assert main([*base, "purge", "--yes"]) == 0
     assert "removed 3 block(s)" in capsys.readouterr().out
     assert ics.read_text(encoding="utf-8").count("BEGIN:VEVENT") == 0
+
+
+def test_heatmap_png(good_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "deep.png"
+    assert main(["--config", str(good_config), "heatmap", "Deep Coding", "--png", str(target)]) == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {target}" in capsys.readouterr().out
