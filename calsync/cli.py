@@ -734,7 +734,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    # The service logs its cycles (journald keeps them); commands stay quiet.
+    service = args.command == "run" and not getattr(args, "once", False)
+    _configure_logging(max(args.verbose, 1) if service else args.verbose)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

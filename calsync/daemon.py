@@ -149,6 +149,7 @@ class Daemon:
         self._reload = threading.Event()
         self._next: dict[str, str | None] = {}
         self.last_cycle: CycleSummary | None = None
+        self._job_started: float | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -286,14 +287,27 @@ class Daemon:
 
     def _guarded(self, name: str, job: Callable[[], Any]) -> Callable[[], None]:
         def run() -> None:
-            if self._reload.is_set():
-                self._apply_reload()
+            self._job_started = time.monotonic()
             try:
+                if self._reload.is_set():
+                    self._apply_reload()
                 job()
             except Exception:  # one failing job must not stop the service
                 logger.exception("job %s failed; it runs again at its next time", name)
+            finally:
+                self._job_started = None
 
         return run
+
+    def healthy(self) -> bool:
+        """False when a job has run for so long that it is probably hung.
+
+        The watchdog is pinged only while healthy, so systemd restarts a
+        service whose worker is stuck instead of keeping it alive forever.
+        """
+        started = self._job_started
+        limit = max(1800.0, 3 * 60 * self.config.daemon.poll_minutes)
+        return started is None or time.monotonic() - started < limit
 
     def _apply_reload(self) -> None:
         self._reload.clear()
@@ -304,9 +318,10 @@ class Daemon:
             self._build(config)
         except CalsyncError as err:
             logger.error("configuration not reloaded, keeping the old one: %s", err)
-            self.notifier.status(f"reload refused: {str(err).splitlines()[0]}")
+            self.notifier.ready(f"reload refused: {str(err).splitlines()[0]}")
             return
         logger.info("configuration reloaded")
+        self.notifier.ready("configuration reloaded")
 
     def request_stop(self, *_args: object) -> None:
         """Ask the service to stop after the running job (SIGTERM, SIGINT)."""
@@ -367,7 +382,7 @@ class Daemon:
         try:
             # Wake every second: cheap, and a SIGHUP or SIGTERM is acted on promptly.
             while not self._stop.wait(timeout=min(1.0, interval)):
-                if time.monotonic() - last_ping >= interval:
+                if time.monotonic() - last_ping >= interval and self.healthy():
                     self.notifier.watchdog()
                     last_ping = time.monotonic()
                 self._next = {
@@ -376,6 +391,7 @@ class Daemon:
                 }
                 if self._reload.is_set() and scheduler.get_job("reload") is None:
                     # Reloading happens in the worker thread, between jobs.
+                    self.notifier.reloading()
                     scheduler.add_job(self._guarded("reload", lambda: None), id="reload")
         finally:
             self.notifier.stopping()

@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +66,9 @@ class Recorder:
 
     def stopping(self) -> None:
         self.messages.append("STOPPING=1")
+
+    def reloading(self) -> None:
+        self.messages.append("RELOADING=1")
 
     def watchdog_interval(self) -> float | None:
         return None
@@ -211,6 +215,41 @@ def test_one_instance_per_state_directory(tmp_path: Path) -> None:
         second.open()
     with Daemon(config, config_file, notifier=Recorder()):
         pass  # released on exit
+
+
+def test_reload_refuses_an_invalid_configuration_and_keeps_the_old_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'state_dir = "{tmp_path / "state"}"\n' + TASKS, encoding="utf-8")
+    recorder = Recorder()
+    with Daemon(load_config(config_file), config_file, notifier=recorder) as daemon:
+        config_file.write_text('[user]\ntimezone = "Mars/Base"\n', encoding="utf-8")
+        daemon.request_reload()
+        with caplog.at_level("ERROR", logger="calsync.daemon"):
+            daemon._guarded("cycle", lambda: None)()
+        assert "keeping the old one" in caplog.text
+        assert "Mars/Base" in caplog.text
+        assert [t.name for t in daemon.config.task_types] == ["Deep Coding", "Email"]
+        assert recorder.messages[-1].startswith("READY=1")
+        config_file.write_text(
+            f'state_dir = "{tmp_path / "state"}"\n' + TASKS.replace("Email", "Inbox"),
+            encoding="utf-8",
+        )
+        daemon.request_reload()
+        daemon._guarded("cycle", lambda: None)()
+        assert [t.name for t in daemon.config.task_types] == ["Deep Coding", "Inbox"]
+        assert daemon.cs is not None
+        assert daemon.cs.config is daemon.config
+
+
+def test_the_watchdog_stops_when_a_job_hangs(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'state_dir = "{tmp_path / "state"}"\n' + TASKS, encoding="utf-8")
+    daemon = Daemon(load_config(config_file), config_file, notifier=Recorder())
+    assert daemon.healthy()
+    daemon._job_started = time.monotonic() - 3 * 3600  # started three hours ago, still running
+    assert not daemon.healthy()
 
 
 # ---------------------------------------------------------------- as a process
