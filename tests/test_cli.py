@@ -299,3 +299,20 @@ def test_heatmap_png(good_config: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["--config", str(good_config), "heatmap", "Deep Coding", "--png", str(target)]) == 0
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {target}" in capsys.readouterr().out
+
+
+def test_the_main_job_on_the_embedded_default(tmp_path: Path) -> None:
+    """README's first command: one cycle on the bundled sample calendar."""
+    result = run_cli("run", "--once", "--color", "never", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "running the embedded default on the bundled sample calendar" in out
+    assert "sample: full," in out
+    assert "maturity mature" in out
+    assert "Deep Coding: what calsync learned" in out
+    assert "block(s) planned; wrote" in out
+    state = tmp_path / "xdg-state" / "calsync"
+    assert (state / "suggestions.ics").read_text(encoding="utf-8").count("BEGIN:VEVENT") >= 5
+    again = run_cli("run", "--once", "--color", "never", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "wrote 0 new, 0 moved, 0 removed" in again.stdout
