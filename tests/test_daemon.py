@@ -265,6 +265,17 @@ def start(config_file: Path, env: dict[str, str], *args: str) -> subprocess.Pope
     )
 
 
+def run_once(config_file: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "calsync", "--config", str(config_file), "run", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
 def test_the_service_notifies_systemd_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     config_file = tmp_path / "config.toml"
     config_file.write_text(f'state_dir = "{tmp_path / "state"}"\n' + TASKS, encoding="utf-8")
@@ -340,23 +351,7 @@ def test_kill_9_in_the_middle_of_a_cycle_then_a_restart(tmp_path: Path, google: 
     with sqlite3.connect(state / "calsync.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "calsync",
-            "--config",
-            str(config_file),
-            "run",
-            "--once",
-            "--color",
-            "never",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    again = run_once(config_file)
     assert again.returncode == 0, again.stderr
     owned = [
         e
@@ -370,22 +365,6 @@ def test_kill_9_in_the_middle_of_a_cycle_then_a_restart(tmp_path: Path, google: 
         live = db.execute("SELECT COUNT(*) FROM suggestions WHERE status = 'active'").fetchone()
     assert live == (5,)
     posts = len(google.api_requests("POST"))
-    third = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "calsync",
-            "--config",
-            str(config_file),
-            "run",
-            "--once",
-            "--color",
-            "never",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    third = run_once(config_file)
     assert third.returncode == 0, third.stderr
     assert len(google.api_requests("POST")) == posts

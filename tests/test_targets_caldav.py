@@ -15,7 +15,6 @@ import icalendar
 import pytest
 
 from calsync.clock import FixedClock
-from calsync.config import Config, parse_config
 from calsync.errors import TargetError, TargetOwnershipError
 from calsync.reconcile import Create
 from calsync.service import Calsync
@@ -24,6 +23,7 @@ from calsync.targets.base import BlockContent, Target
 from calsync.targets.caldav import CaldavTarget
 from calsync.writeback import build_target, purge, run_cycle
 from tests.radicale_server import RadicaleServer, Reply, Request
+from tests.test_writeback import make_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY = datetime(2026, 11, 23, 7, tzinfo=BERLIN)
@@ -348,30 +348,6 @@ def test_a_server_error_is_a_target_error(server: RadicaleServer, make: MakeTarg
 
 
 # --------------------------------------------------------------------------- the cycle
-
-
-def make_config(**extra: Any) -> Config:
-    data: dict[str, Any] = {
-        "user": {"timezone": "Europe/Berlin"},
-        "task_types": [
-            {
-                "name": "Deep Coding",
-                "keywords": ["coding"],
-                "block_minutes": 60,
-                "weekly_target": {"sessions": 3},
-                "max_per_day": 1,
-                "color": "9",
-            },
-            {
-                "name": "Email",
-                "keywords": ["email"],
-                "block_minutes": 30,
-                "weekly_target": {"sessions": 2},
-                "max_per_day": 1,
-            },
-        ],
-    }
-    return parse_config(data | extra)
 
 
 @pytest.fixture

@@ -39,7 +39,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import caldav
 import icalendar
 from caldav.lib import error as dav_error
 from caldav.lib.http_sync import requests as http
@@ -52,7 +51,7 @@ from calsync.errors import (
     TargetError,
     TargetOwnershipError,
 )
-from calsync.sources.caldav import checked_password
+from calsync.sources.caldav import checked_password, make_client
 from calsync.sources.ical import localize
 from calsync.targets.base import BlockContent, OwnedEvent
 
@@ -136,14 +135,7 @@ class CaldavTarget:
         self._source = source
         # Never in a message: the password, whether given or in the URL.
         self._secrets = [s for s in (password, parts.password) if s]
-        self._client = caldav.DAVClient(
-            url=url,
-            username=username,
-            password=password,
-            auth_type="basic" if username else None,
-            timeout=timeout,  # type: ignore[arg-type]  # a float works; the hint says int
-            enable_rfc6764=False,  # the URL is given: no DNS service discovery
-        )
+        self._client = make_client(url, username, password, timeout)
         self._principal: Any = None
         self._calendar: Any = None  # caldav.Calendar, found (or made) on first use
 
