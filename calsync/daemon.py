@@ -343,6 +343,7 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
             timezone=UTC,
         )
+        # The scheduler runs on the real wall clock, whatever clock the jobs use.
         now = datetime.now(UTC)
         jobs = {
             "cycle": (self.cycle, timedelta(minutes=settings.daemon.poll_minutes), now),

@@ -157,8 +157,6 @@ class Calsync:
         assert task_id is not None, "configured task types are created at start-up"
         return task_id
 
-    _task_id = task_type_id_in
-
     def add_user(self, user_id: str, timezone: str) -> None:
         """Create a user (or change its time zone)."""
         try:
@@ -233,7 +231,7 @@ class Calsync:
         key = key or completion_key(user_id, name, start)
         now = self.clock.now()
         slot = slot_of(start, self._zone(tx, user_id))
-        task_id = self._task_id(tx, name)
+        task_id = self.task_type_id_in(tx, name)
         existing = tx.find_update(key)
         if existing is not None:
             return self._correct(
@@ -377,7 +375,7 @@ class Calsync:
                 tx.save_energy(user_id, apply_adjustments(energy, parsed, self._merge), count, now)
                 task_id = None
             else:
-                task_id = self._task_id(tx, name)
+                task_id = self.task_type_id_in(tx, name)
                 habit, count = tx.load_habit(user_id, task_id, self._neutral)
                 tx.save_habit(
                     user_id, task_id, apply_adjustments(habit, parsed, self._merge), count, now
@@ -400,7 +398,7 @@ class Calsync:
         user_id = self._user(user)
         with self.store.read() as tx:
             self._zone(tx, user_id)
-            array, count = tx.load_habit(user_id, self._task_id(tx, name), self._neutral)
+            array, count = tx.load_habit(user_id, self.task_type_id_in(tx, name), self._neutral)
         return WeeklyArrayView(array, count)
 
     def energy(self, user: str | None = None) -> WeeklyArrayView:
@@ -434,7 +432,7 @@ class Calsync:
         user_id = self._user(user)
         with self.store.read() as tx:
             tz = self._zone(tx, user_id)
-            habit, _ = tx.load_habit(user_id, self._task_id(tx, task.name), self._neutral)
+            habit, _ = tx.load_habit(user_id, self.task_type_id_in(tx, task.name), self._neutral)
             energy, _ = tx.load_energy(user_id, self._neutral)
         return find_optimal_slot(habit, energy, duration, periods, tz, self._scoring)
 
