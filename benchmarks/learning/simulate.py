@@ -1,0 +1,854 @@
+"""Simulated users, the interaction protocol and the learners of the learning benchmark.
+
+A :class:`SimUser` has, per task type, a hidden 168-slot completion propensity
+(``day * 24 + hour``, Sunday = 0, local time) built from a chronotype curve,
+weekday/weekend differences, day effects, a personal sweet spot and noise;
+weekly meetings that block time; and, for about a third of the users, a
+change of routine (a *regime shift*) part-way through.
+
+Each simulated week, at Monday 00:00 local time, calsync's planner
+(:func:`calsync.learning.schedule.plan_blocks`, fed exactly as the daemon's
+write-back feeds it) places the week's blocks from the learner's current
+arrays. The user then completes, moves, deletes or ignores each block by the
+hidden propensity; the calendar state that results goes through calsync's own
+:func:`calsync.inference.infer_suggestion_outcomes`, and the learner sees what
+that infers only once it is observable (a deletion before the block's start,
+a completion after the block's end).
+
+Everything is seeded: user ``i`` of seed ``s`` is the same user whatever the
+number of users, and the same arguments give the same records.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from benchmarks.learning.metrics import block_means, ranking_metrics
+from calsync.clock import FixedClock
+from calsync.config import EXAMPLE_TASK_TYPES, Config, parse_config
+from calsync.inference import KnownSuggestion, busy_periods, infer_suggestion_outcomes
+from calsync.learning.habits import behavioural_update, neutral_array
+from calsync.learning.planner import Period
+from calsync.learning.schedule import PlannedBlock, PlanParams, TaskSpec, plan_blocks, sessions_over
+from calsync.learning.slots import SLOTS_PER_WEEK, slot_of
+from calsync.learning.windows import allowed_periods
+from calsync.model import Event
+from calsync.writeback import _plan_params
+
+#: First simulated Monday. The US (8 March) and EU (29 March) daylight-saving
+#: changes fall inside the first weeks, so planning and slots cross them.
+START = date(2026, 3, 2)
+#: Users' time zones (Kolkata's +05:30 puts local hours on UTC half hours).
+ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC")
+QUARTER = timedelta(minutes=15)
+#: Peak hour ranges of the chronotypes (local time).
+CHRONOTYPES: dict[str, tuple[float, float]] = {
+    "lark": (7.5, 9.5),
+    "neutral": (10.5, 13.0),
+    "owl": (16.0, 20.0),
+}
+FLIP = {"lark": "owl", "owl": "lark"}
+WEEKEND = (0, 6)
+#: Learners ``run`` knows, in report order.
+LEARNER_NAMES = ("seed_ema", "ema_skips", "random", "oracle")
+
+
+@dataclass(frozen=True)
+class TaskPrior:
+    """How a task type's propensity tends to sit relative to the user's chronotype.
+
+    Attributes:
+        offset_mean: Mean shift of the task's peak from the chronotype peak (hours).
+        offset_sd: Spread of that shift between users.
+        weekend_mean: Mean weekend offset (logit units).
+
+    """
+
+    offset_mean: float = 0.0
+    offset_sd: float = 3.0
+    weekend_mean: float = 0.0
+
+
+#: Priors of the embedded default's task types; others get :data:`DEFAULT_PRIOR`.
+TASK_PRIORS: dict[str, TaskPrior] = {
+    "Deep Coding": TaskPrior(0.0, 1.0, -0.8),
+    "Email": TaskPrior(-1.0, 2.5, -0.5),
+    "Exercise": TaskPrior(-2.0, 4.0, 0.5),
+}
+DEFAULT_PRIOR = TaskPrior()
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _bump(peak: np.ndarray, width: float) -> np.ndarray:
+    """168 values of a Gaussian bump around each day's ``peak`` hour (circular in the day)."""
+    hours = np.arange(24, dtype=float)
+    distance = np.abs(hours[None, :] - peak[:, None]) % 24
+    distance = np.minimum(distance, 24 - distance)
+    return np.exp(-(distance**2) / (2 * width**2)).ravel()
+
+
+def _night() -> np.ndarray:
+    hour = np.arange(SLOTS_PER_WEEK) % 24
+    return np.where(hour < 6, -2.0, np.where(hour >= 23, -1.0, 0.0))
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """A recurring weekly meeting: calsync day (0 = Sunday), local start minute, length."""
+
+    day: int
+    minute: int
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Regime:
+    """One routine of a user: what is hidden from calsync.
+
+    Attributes:
+        chronotype: ``lark``, ``neutral`` or ``owl``.
+        peak: Weekday peak hour of the user's energy.
+        propensity: Per task type, the probability (168 slots) of completing a
+            block placed in that slot.
+        energy: The user's energy (168 slots), reported after some completions.
+        meetings: Recurring weekly meetings.
+
+    """
+
+    chronotype: str
+    peak: float
+    propensity: Mapping[str, np.ndarray]
+    energy: np.ndarray
+    meetings: tuple[Meeting, ...]
+
+
+def _regime(
+    rng: np.random.Generator,
+    chronotype: str,
+    offsets: Mapping[str, float],
+    widths: Mapping[str, float],
+) -> Regime:
+    """Draw one routine: the propensity of every task type, energy and recurring meetings."""
+    peak = float(rng.uniform(*CHRONOTYPES[chronotype]))
+    weekend_delay = float(rng.uniform(0.5, 2.0))  # people sleep in at weekends
+    day_peak = np.array([peak + (weekend_delay if d in WEEKEND else 0.0) for d in range(7)])
+    night = _night()
+    energy = _sigmoid(
+        -1.5 + 3.0 * _bump(day_peak, 3.5) + night + rng.normal(0, 0.2, SLOTS_PER_WEEK)
+    )
+    weekend = np.array([d in WEEKEND for d in range(7)]).repeat(24)
+    propensity = {}
+    for name, offset in offsets.items():
+        prior = TASK_PRIORS.get(name, DEFAULT_PRIOR)
+        base = rng.uniform(-2.5, -1.5)
+        amplitude = rng.uniform(2.5, 4.0)
+        weekend_offset = rng.normal(prior.weekend_mean, 0.5)
+        day_effect = rng.normal(0.0, 0.35, 7).repeat(24)
+        sweet = np.zeros(SLOTS_PER_WEEK)
+        sweet_hour = int(rng.integers(7, 20))
+        for day in rng.choice(7, size=int(rng.integers(1, 3)), replace=False):
+            sweet[int(day) * 24 + sweet_hour : int(day) * 24 + sweet_hour + 2] = rng.uniform(1, 2)
+        logit = (
+            base
+            + amplitude * _bump(day_peak + offset, widths[name])
+            + weekend_offset * weekend
+            + day_effect
+            + sweet
+            + night
+            + rng.normal(0.0, 0.35, SLOTS_PER_WEEK)
+        )
+        propensity[name] = _sigmoid(logit)
+    meetings = tuple(
+        Meeting(
+            day=int(rng.integers(1, 6)),
+            minute=int(rng.integers(9 * 4, 17 * 4)) * 15,
+            minutes=int(rng.choice([30, 60, 60, 90])),
+        )
+        for _ in range(int(rng.integers(2, 9)))
+    )
+    return Regime(chronotype, peak, propensity, energy, meetings)
+
+
+def _local(day: date, minute: int, tz: tzinfo) -> datetime:
+    """Local wall-clock time ``minute`` after midnight on ``day`` (normalised through UTC)."""
+    moment = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=tz)
+    return moment.astimezone(UTC).astimezone(tz)
+
+
+@dataclass(frozen=True)
+class SimUser:
+    """A simulated user (see the module docstring).
+
+    Attributes:
+        index: Position in the population (with the seed, it fixes the user).
+        seed: The benchmark seed.
+        timezone: IANA zone of the user.
+        regimes: One routine, or two for a user whose routine changes.
+        shift_week: First week (from 0) of the second routine; ``None`` without a shift.
+        rating_prob: Chance that a completed block carries a rating (else calsync
+            assumes ``learning.default_success``).
+        energy_prob: Chance that a completed block carries the energy afterwards.
+        move_prob: Chance, when not doing a block at its time, of moving it to
+            the best free slot that day.
+        ignore_prob: Chance, when not doing it, of leaving it in the calendar
+            undone (calsync then takes it for a completion).
+        oneoff_rate: Mean number of one-off weekday meetings per week.
+
+    """
+
+    index: int
+    seed: int
+    timezone: str
+    regimes: tuple[Regime, ...]
+    shift_week: int | None
+    rating_prob: float
+    energy_prob: float
+    move_prob: float
+    ignore_prob: float
+    oneoff_rate: float
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The user's zone."""
+        return ZoneInfo(self.timezone)
+
+    def regime(self, week: int) -> Regime:
+        """The routine in force in ``week``."""
+        shifted = self.shift_week is not None and week >= self.shift_week
+        return self.regimes[1 if shifted else 0]
+
+    def week_start(self, week: int) -> datetime:
+        """Monday 00:00 local time of ``week``."""
+        return _local(START + timedelta(weeks=week), 0, self.tz)
+
+    def week_of(self, instant: datetime) -> int:
+        """The week an instant falls in (weeks start Monday 00:00 local)."""
+        return (instant.astimezone(self.tz).date() - START).days // 7
+
+    def meetings(self, week: int) -> list[Event]:
+        """The week's busy events: recurring meetings, one-offs, sometimes a weekend errand."""
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.index, week, 1]))
+        monday = START + timedelta(weeks=week)
+        # calsync day d (0 = Sunday) of the Monday-based week is monday + (d - 1) % 7 days.
+        items = [(m.day, m.minute, m.minutes) for m in self.regime(week).meetings]
+        for _ in range(int(rng.poisson(self.oneoff_rate))):
+            items.append(
+                (
+                    int(rng.integers(1, 6)),
+                    int(rng.integers(8 * 4, 18 * 4)) * 15,
+                    int(rng.choice([30, 60, 120])),
+                )
+            )
+        if rng.random() < 0.4:
+            items.append((int(rng.choice(WEEKEND)), int(rng.integers(9, 15)) * 60, 180))
+        events = []
+        for n, (day, minute, minutes) in enumerate(items):
+            start = _local(monday + timedelta(days=(day - 1) % 7), minute, self.tz)
+            end = (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(self.tz)
+            events.append(Event("sim", f"meeting-{week}-{n}", start, end, summary="Meeting"))
+        return events
+
+
+def make_user(seed: int, index: int, task_names: Sequence[str], weeks: int) -> SimUser:
+    """Draw user ``index`` of the population of ``seed``.
+
+    About a third of the users change routine at a week drawn in the middle
+    third of the run (when it has at least 4 weeks): the chronotype flips
+    (lark ↔ owl, neutral to either), the propensities, energy and recurring
+    meetings are drawn again; only the personal offsets of each task type stay.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index, 0]))
+    timezone = str(rng.choice(ZONES))
+    chronotype = str(rng.choice(list(CHRONOTYPES), p=[0.35, 0.3, 0.35]))
+    offsets = {}
+    widths = {}
+    for name in task_names:
+        prior = TASK_PRIORS.get(name, DEFAULT_PRIOR)
+        offsets[name] = float(rng.normal(prior.offset_mean, prior.offset_sd))
+        widths[name] = float(rng.uniform(2.0, 4.0))
+    first = _regime(rng, chronotype, offsets, widths)
+    shifts, where = rng.random() < 1 / 3, rng.random()
+    flipped = FLIP.get(chronotype) or str(rng.choice(["lark", "owl"]))
+    second = _regime(rng, flipped, offsets, widths)
+    shift_week = None
+    if shifts and weeks >= 4:
+        low, high = max(2, weeks // 3), max(3, weeks - 2)
+        shift_week = low + int(where * (high - low))
+    return SimUser(
+        index=index,
+        seed=seed,
+        timezone=timezone,
+        regimes=(first, second) if shift_week is not None else (first,),
+        shift_week=shift_week,
+        rating_prob=float(rng.uniform(0.2, 0.8)),
+        energy_prob=float(rng.uniform(0.0, 0.5)),
+        move_prob=float(rng.uniform(0.1, 0.4)),
+        ignore_prob=float(rng.uniform(0.05, 0.25)),
+        oneoff_rate=float(rng.uniform(1.0, 6.0)),
+    )
+
+
+def user_config(
+    user: SimUser, task_types: Sequence[Mapping[str, Any]] = EXAMPLE_TASK_TYPES
+) -> Config:
+    """The calsync configuration of a simulated user: defaults, its zone, the task types."""
+    return parse_config(
+        {"user": {"id": f"sim{user.index}", "timezone": user.timezone}, "task_types": task_types}
+    )
+
+
+# --------------------------------------------------------------------------- learners
+
+
+class Learner(Protocol):
+    """What the benchmark measures: something that learns arrays from calendar evidence.
+
+    ``update`` receives one piece of evidence as calsync infers it
+    (``kind`` is ``completion`` or ``skip``; a skip has success 0.0), never
+    before it is observable. ``arrays`` is called once per week, just before
+    planning, and returns the habit array of every task type and the energy array.
+    """
+
+    def update(
+        self,
+        task: str,
+        slot: int,
+        success: float,
+        kind: str,
+        *,
+        energy_after: float | None = None,
+        start: datetime | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Learn from one outcome."""
+        ...
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The current habit arrays (by task type) and energy array."""
+        ...
+
+
+class SeedEMA:
+    """The seed's learner: calsync's EMA (:func:`behavioural_update`), arrays starting at 0.5.
+
+    With ``learn_skips=False`` (the seed as designed) only completions are
+    learned; with ``True`` skips are learned as success 0.0 in their slot,
+    which is what today's write-back does with deleted and moved blocks. The
+    update is calsync's own function with the configured parameters, on
+    in-memory arrays (:class:`StoreEMA` drives a real store and gives the
+    same arrays, slower).
+    """
+
+    def __init__(self, config: Config, learn_skips: bool = False):
+        self.params = config.learning.params()
+        self.learn_skips = learn_skips
+        neutral = config.learning.neutral_value
+        self.habits = {t.name: (neutral_array(neutral), 0) for t in config.task_types}
+        self.energy = (neutral_array(neutral), 0)
+
+    def update(
+        self,
+        task: str,
+        slot: int,
+        success: float,
+        kind: str,
+        *,
+        energy_after: float | None = None,
+        start: datetime | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Apply one completion (and a skip when ``learn_skips``) as record_completion does."""
+        if kind == "skip" and not self.learn_skips:
+            return
+        array, count = self.habits[task]
+        self.habits[task] = behavioural_update(array, slot, success, count, self.params)
+        if energy_after is not None:
+            energy, energy_count = self.energy
+            self.energy = behavioural_update(energy, slot, energy_after, energy_count, self.params)
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The learned arrays."""
+        return {name: array for name, (array, _) in self.habits.items()}, self.energy[0]
+
+
+class StoreEMA:
+    """:class:`SeedEMA` through a real :class:`calsync.service.Calsync` on in-memory SQLite.
+
+    Every outcome goes through ``record_completion`` with calsync's own
+    idempotency key, and the arrays are read back with ``habit()`` and
+    ``energy()``: the fidelity check of :class:`SeedEMA`.
+    """
+
+    def __init__(self, config: Config, clock: FixedClock, learn_skips: bool = False):
+        from calsync.service import open as open_calsync
+
+        self.learn_skips = learn_skips
+        self.cs = open_calsync(config, store_url="sqlite://", clock=clock)
+
+    def update(
+        self,
+        task: str,
+        slot: int,
+        success: float,
+        kind: str,
+        *,
+        energy_after: float | None = None,
+        start: datetime | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Record the outcome in the store (skips only when ``learn_skips``)."""
+        if kind == "skip" and not self.learn_skips:
+            return
+        assert start is not None, "StoreEMA needs the outcome's start"
+        self.cs.record_completion(task, start, success, energy_after, key=key)
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The arrays as the store holds them."""
+        habits = {t.name: self.cs.habit(t.name).values for t in self.cs.config.task_types}
+        return habits, self.cs.energy().values
+
+    def close(self) -> None:
+        """Close the store."""
+        self.cs.close()
+
+
+class RandomLearner:
+    """Lower bound: fresh uniform random habit and energy arrays every week; learns nothing."""
+
+    def __init__(self, task_names: Sequence[str], rng: np.random.Generator):
+        self.task_names = list(task_names)
+        self.rng = rng
+
+    def update(self, task: str, slot: int, success: float, kind: str, **_: Any) -> None:
+        """Ignore the outcome."""
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """New random arrays."""
+        habits = {name: self.rng.random(SLOTS_PER_WEEK) for name in self.task_names}
+        return habits, self.rng.random(SLOTS_PER_WEEK)
+
+
+class OracleLearner:
+    """Upper bound: the hidden propensity of the current week as habit, a flat energy array.
+
+    With a flat energy the planner's score is ``0.6 · p + const``, so it ranks
+    blocks by the true propensity (the planner's greedy placement, caps and
+    buffers still apply).
+    """
+
+    def __init__(self, user: SimUser, clock: FixedClock):
+        self.user = user
+        self.clock = clock
+
+    def update(self, task: str, slot: int, success: float, kind: str, **_: Any) -> None:
+        """Ignore the outcome: the oracle already knows."""
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The truth of the week the clock is in."""
+        regime = self.user.regime(self.user.week_of(self.clock.now()))
+        return {k: v.copy() for k, v in regime.propensity.items()}, neutral_array()
+
+
+LearnerFactory = Callable[[SimUser, Config, FixedClock], Learner]
+
+#: Learner name → factory; ``seed_ema_store`` and ``ema_skips_store`` are the slow twins.
+LEARNERS: dict[str, LearnerFactory] = {
+    "seed_ema": lambda user, config, clock: SeedEMA(config),
+    "ema_skips": lambda user, config, clock: SeedEMA(config, learn_skips=True),
+    "random": lambda user, config, clock: RandomLearner(
+        [t.name for t in config.task_types],
+        np.random.default_rng(np.random.SeedSequence([user.seed, user.index, 2])),
+    ),
+    "oracle": lambda user, config, clock: OracleLearner(user, clock),
+    "seed_ema_store": lambda user, config, clock: StoreEMA(config, clock),
+    "ema_skips_store": lambda user, config, clock: StoreEMA(config, clock, learn_skips=True),
+}
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+def task_specs(
+    config: Config, habits: Mapping[str, np.ndarray], params: PlanParams
+) -> list[TaskSpec]:
+    """The planner's task types, built as the write-back cycle builds them."""
+    return [
+        TaskSpec(
+            name=t.name,
+            block_minutes=t.block_minutes,
+            sessions=sessions_over(
+                t.weekly_target.sessions, t.weekly_target.hours, t.block_minutes, params.horizon
+            ),
+            windows=[w.window() for w in t.windows],
+            habit=habits[t.name],
+            max_per_day=t.max_per_day,
+        )
+        for t in config.task_types
+    ]
+
+
+@dataclass
+class TaskGrid:
+    """Where one task type's blocks may go in one week, and what they are truly worth.
+
+    Attributes:
+        length: Quarters in a block.
+        feasible: Per quarter of the grid, whether a block may start there: it
+            lies in the task's windows and clear of meetings and their buffers
+            (other suggestions, day caps and ``max_per_day`` are ignored).
+        hourly: Feasible starts on a local full hour — the ranked "slots".
+        value: True propensity of a block starting at each quarter (mean over
+            its quarters, the planner's weighting).
+        best: The best value over every feasible start (NaN when none).
+
+    """
+
+    length: int
+    feasible: np.ndarray
+    hourly: np.ndarray
+    value: np.ndarray
+    best: float
+
+
+@dataclass
+class WeekContext:
+    """One user-week as every learner meets it: the same meetings, grid and truth."""
+
+    week: int
+    now: datetime
+    events: list[Event]
+    busy: list[Period]
+    t0: datetime
+    slots: np.ndarray
+    on_hour: np.ndarray
+    days: np.ndarray
+    busy_mask: np.ndarray
+    tasks: dict[str, TaskGrid]
+
+    def index(self, moment: datetime, up: bool) -> int:
+        """Quarter index of an instant, rounded like the planner's grid, clipped."""
+        offset = (moment.astimezone(UTC) - self.t0) / QUARTER
+        value = math.ceil(offset - 1e-9) if up else math.floor(offset + 1e-9)
+        return min(max(value, 0), len(self.slots))
+
+    def time(self, index: int, tz: tzinfo) -> datetime:
+        """Start of quarter ``index`` in ``tz``."""
+        return (self.t0 + index * QUARTER).astimezone(tz)
+
+
+def week_context(user: SimUser, config: Config, params: PlanParams, week: int) -> WeekContext:
+    """Build the week's grid exactly as the planner cuts its horizon (quarters from now + lead)."""
+    tz = user.tz
+    now = user.week_start(week)
+    events = user.meetings(week)
+    busy = busy_periods(events, params.buffer, tz)
+    earliest = (now + params.lead).astimezone(UTC)
+    local = earliest.astimezone(tz)
+    into = timedelta(
+        minutes=local.minute % 15, seconds=local.second, microseconds=local.microsecond
+    )
+    t0 = earliest + (QUARTER - into if into else timedelta(0))
+    n = max(0, int(((now + params.horizon).astimezone(UTC) - t0) / QUARTER))
+    starts = [(t0 + i * QUARTER).astimezone(tz) for i in range(n)]
+    slots = np.array([slot_of(s, tz) for s in starts], dtype=np.int64)
+    on_hour = np.array([s.minute == 0 for s in starts], dtype=bool)
+    days = np.array([s.toordinal() for s in starts], dtype=np.int64)
+    context = WeekContext(week, now, events, busy, t0, slots, on_hour, days, np.zeros(n, bool), {})
+    for period in busy:
+        context.busy_mask[context.index(period.start, False) : context.index(period.end, True)] = (
+            True
+        )
+    propensity = user.regime(week).propensity
+    for task in config.task_types:
+        window = np.zeros(n, dtype=bool)
+        for period in allowed_periods(
+            [w.window() for w in task.windows], t0, now + params.horizon, tz
+        ):
+            window[context.index(period.start, False) : context.index(period.end, True)] = True
+        length = max(1, math.ceil(task.block_minutes / 15))
+        free = np.concatenate(([0], np.cumsum(~window | context.busy_mask)))
+        feasible = np.zeros(n, dtype=bool)
+        fit = max(0, n - length + 1)
+        feasible[:fit] = (free[length : length + fit] - free[:fit]) == 0
+        value = block_means(propensity[task.name], slots, length)
+        best = float(value[feasible].max()) if feasible.any() else math.nan
+        context.tasks[task.name] = TaskGrid(
+            length, feasible, np.flatnonzero(feasible & on_hour), value, best
+        )
+    return context
+
+
+def plan_week(
+    specs: Sequence[TaskSpec],
+    energy: np.ndarray,
+    context: WeekContext,
+    tz: tzinfo,
+    params: PlanParams,
+) -> list[PlannedBlock]:
+    """The week's blocks, from the daemon's planner with the daemon's inputs.
+
+    At Monday 00:00 nothing calsync suggested earlier is still ahead, so there
+    are no existing, declined or avoided blocks; busy time is
+    :func:`calsync.inference.busy_periods` of the week's meetings (buffers included).
+    """
+    return plan_blocks(specs, energy, context.busy, context.now, tz, params)
+
+
+@dataclass(order=True)
+class _Pending:
+    """Evidence waiting until calsync could see it."""
+
+    time: datetime
+    order: int
+    task: str = field(compare=False)
+    start: datetime = field(compare=False)
+    success: float = field(compare=False)
+    kind: str = field(compare=False)
+    energy_after: float | None = field(compare=False)
+    key: str = field(compare=False)
+
+
+def _outcome_events(
+    block: PlannedBlock, sid: str, start: datetime, end: datetime, description: str
+) -> list[Event]:
+    return [
+        Event(
+            "target",
+            sid,
+            start,
+            end,
+            summary=f"⧗ {block.task_type}",
+            description=description,
+            suggestion_id=sid,
+        )
+    ]
+
+
+def simulate_learner(
+    user: SimUser,
+    config: Config,
+    contexts: Sequence[WeekContext],
+    learner_name: str,
+) -> dict[str, Any]:
+    """Run one learner on one user for every week; return its scored items.
+
+    Returns:
+        ``{"blocks": [...], "rankings": [...], "shift_week": ...}`` where a block
+        item holds ``week``, ``task``, ``regret``, ``acceptance`` (1.0 when
+        completed at the suggested time), ``completed`` (done at all, moved or
+        not) and ``outcome``; a ranking item holds ``week``, ``task``,
+        ``hit@1``, ``recall@3``, ``ndcg@5`` and ``candidates``.
+
+    """
+    tz = user.tz
+    params = _plan_params(config)
+    weights = params.scoring
+    default_success = config.learning.default_success
+    clock = FixedClock(contexts[0].now if contexts else user.week_start(0))
+    learner = LEARNERS[learner_name](user, config, clock)
+    pending: list[_Pending] = []
+    seen: set[str] = set()
+    blocks: list[dict[str, Any]] = []
+    rankings: list[dict[str, Any]] = []
+    counter = 0
+
+    def feed(until: datetime) -> None:
+        nonlocal pending
+        pending.sort()
+        due = [p for p in pending if p.time <= until]
+        pending = [p for p in pending if p.time > until]
+        for item in due:
+            clock.set(item.time)
+            learner.update(
+                item.task,
+                slot_of(item.start, tz),
+                item.success,
+                item.kind,
+                energy_after=item.energy_after,
+                start=item.start,
+                key=item.key,
+            )
+
+    try:
+        for context in contexts:
+            feed(context.now)
+            clock.set(context.now)
+            habits, energy = learner.arrays()
+            specs = task_specs(config, habits, params)
+            plan = plan_week(specs, energy, context, tz, params)
+
+            # How the learner ranks each task's feasible hour slots this week.
+            for spec in specs:
+                grid = context.tasks[spec.name]
+                if not len(grid.hourly):
+                    continue
+                per_slot = weights.habit_weight * spec.habit + weights.energy_weight * energy
+                scores = block_means(per_slot, context.slots, grid.length)[grid.hourly]
+                item = ranking_metrics(scores, grid.value[grid.hourly])
+                rankings.append(
+                    {
+                        "week": context.week,
+                        "task": spec.name,
+                        **item,
+                        "candidates": len(grid.hourly),
+                    }
+                )
+
+            rng = np.random.default_rng(
+                np.random.SeedSequence([user.seed, user.index, context.week, 3])
+            )
+            truth = user.regime(context.week)
+            spans = [(b.start, b.end) for b in plan]
+            for number, block in enumerate(plan):
+                grid = context.tasks[block.task_type]
+                index = context.index(block.start, up=False)
+                if context.time(index, tz) != block.start or not grid.feasible[index]:
+                    raise AssertionError(f"planner placed {block} outside free time")
+                value = float(grid.value[index])
+                sid = f"sim{user.index}-w{context.week}-{number}"
+                decided = _local(block.start.astimezone(tz).date(), 0, tz)  # that morning
+                draw = rng.random(5)
+                description = ""
+                start, end = block.start, block.end
+                if draw[0] < value:
+                    outcome = "completed"
+                elif draw[1] < user.move_prob:
+                    moved = _best_move(user, context, grid, index, value, spans, number, params)
+                    if moved is None:
+                        outcome = "deleted"
+                    else:
+                        outcome = "moved"
+                        start = context.time(moved, tz)
+                        end = (start.astimezone(UTC) + (block.end - block.start)).astimezone(tz)
+                        value = float(grid.value[moved])
+                elif draw[1] < user.move_prob + user.ignore_prob:
+                    outcome = "ignored"
+                else:
+                    outcome = "deleted"
+                if outcome in ("completed", "moved"):
+                    lines = []
+                    if draw[2] < user.rating_prob:
+                        rating = float(np.clip(value + rng.normal(0.0, 0.1), 0.0, 1.0))
+                        lines.append(f"success: {rating:.2f}")
+                    if draw[3] < user.energy_prob:
+                        level = truth.energy[slot_of(start, tz)] + rng.normal(0.0, 0.1)
+                        lines.append(f"energy: {float(np.clip(level, 0.0, 1.0)):.2f}")
+                    description = "\n".join(lines)
+                known = KnownSuggestion(sid, block.task_type, block.start, block.end)
+                events = (
+                    []
+                    if outcome == "deleted"
+                    else _outcome_events(block, sid, start, end, description)
+                )
+                # What calsync would infer when it polls: before the start, and after the end.
+                for moment in (decided, end):
+                    for found in infer_suggestion_outcomes(
+                        [known], events, moment, default_success
+                    ):
+                        if found.key in seen:
+                            continue
+                        seen.add(found.key)
+                        counter += 1
+                        kind = "skip" if found.key.endswith(":skip") else "completion"
+                        pending.append(
+                            _Pending(
+                                moment,
+                                counter,
+                                found.task_type,
+                                found.start,
+                                found.success,
+                                kind,
+                                found.energy_after,
+                                found.key,
+                            )
+                        )
+                blocks.append(
+                    {
+                        "week": context.week,
+                        "task": block.task_type,
+                        "regret": max(0.0, grid.best - float(grid.value[index])),
+                        "acceptance": float(outcome == "completed"),
+                        "completed": float(outcome in ("completed", "moved")),
+                        "outcome": outcome,
+                    }
+                )
+    finally:
+        close = getattr(learner, "close", None)
+        if close is not None:
+            close()
+    return {"blocks": blocks, "rankings": rankings, "shift_week": user.shift_week}
+
+
+def _best_move(
+    user: SimUser,
+    context: WeekContext,
+    grid: TaskGrid,
+    index: int,
+    value: float,
+    spans: Sequence[tuple[datetime, datetime]],
+    number: int,
+    params: PlanParams,
+) -> int | None:
+    """The user's pick when moving a block: the best free full hour that day, if it is better.
+
+    Free means inside the task's windows, clear of meetings (with buffers) and of
+    the week's other suggested blocks (with buffers).
+    """
+    length_time = grid.length * QUARTER
+    best: int | None = None
+    best_value = value
+    for candidate in grid.hourly:
+        if context.days[candidate] != context.days[index]:
+            continue
+        start = context.t0 + int(candidate) * QUARTER
+        end = start + length_time
+        clash = any(
+            start < other_end + params.buffer and other_start - params.buffer < end
+            for n, (other_start, other_end) in enumerate(spans)
+            if n != number
+        )
+        if not clash and grid.value[candidate] > best_value + 1e-12:
+            best, best_value = int(candidate), float(grid.value[candidate])
+    return best
+
+
+def run_user(
+    seed: int,
+    index: int,
+    weeks: int,
+    learners: Sequence[str],
+    task_types: Sequence[Mapping[str, Any]] = EXAMPLE_TASK_TYPES,
+) -> dict[str, Any]:
+    """Simulate one user under every learner (same user, meetings and grids for all).
+
+    Returns:
+        ``{"user": {...description...}, "learners": {name: items}}``.
+
+    """
+    names = [t["name"] for t in task_types]
+    user = make_user(seed, index, names, weeks)
+    config = user_config(user, task_types)
+    params = _plan_params(config)
+    contexts = [week_context(user, config, params, week) for week in range(weeks)]
+    return {
+        "user": {
+            "index": index,
+            "timezone": user.timezone,
+            "chronotypes": [r.chronotype for r in user.regimes],
+            "shift_week": user.shift_week,
+        },
+        "learners": {name: simulate_learner(user, config, contexts, name) for name in learners},
+    }

@@ -1,0 +1,256 @@
+"""The learning benchmark (benchmarks/learning): deterministic, bounded, on the daemon's planner."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.learning import run, simulate
+from benchmarks.learning.metrics import (
+    BLOCK_METRICS,
+    METRICS,
+    RANKING_METRICS,
+    aggregate,
+    mean_ci,
+    ranking_metrics,
+)
+from calsync import writeback
+from calsync.learning import schedule
+from calsync.learning.habits import behavioural_update, neutral_array
+from calsync.learning.windows import allowed_periods
+
+TASKS = [t["name"] for t in simulate.EXAMPLE_TASK_TYPES]
+
+
+@pytest.fixture(scope="module")
+def quick() -> dict:
+    return run.run_benchmark(
+        run.QUICK_USERS, run.QUICK_WEEKS, 0, list(simulate.LEARNER_NAMES), jobs=1
+    )
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+def test_quick_mode_same_seed_gives_identical_json(tmp_path: Path, quick: dict) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert run.main(["--quick", "--jobs", "1", "--json", str(first)]) == 0
+    assert run.main(["--quick", "--jobs", "2", "--json", str(second)]) == 0
+    assert first.read_bytes() == second.read_bytes()
+    assert json.loads(first.read_text()) == json.loads(json.dumps(quick))
+
+
+def test_another_seed_gives_other_users() -> None:
+    one = run.run_benchmark(2, 2, 0, ["random"])
+    other = run.run_benchmark(2, 2, 1, ["random"])
+    assert one["results"] != other["results"]
+
+
+def test_a_user_does_not_depend_on_the_population_size() -> None:
+    small = run.run_benchmark(2, 3, 5, ["seed_ema"])["users"]
+    large = run.run_benchmark(4, 3, 5, ["seed_ema"])["users"]
+    assert large[:2] == small
+
+
+# --------------------------------------------------------------------------- bounds and ranges
+
+
+def test_oracle_beats_random_on_regret_and_hit_at_1(quick: dict) -> None:
+    oracle, random = quick["results"]["oracle"], quick["results"]["random"]
+    assert set(oracle) >= {"week 1", "weeks 2-4", "month 2+"}
+    for period in oracle:
+        assert oracle[period]["regret"]["mean"] < random[period]["regret"]["mean"]
+        assert oracle[period]["hit@1"]["mean"] > random[period]["hit@1"]["mean"]
+        assert oracle[period]["hit@1"]["mean"] == 1.0  # it ranks by the truth itself
+
+
+def test_item_metrics_are_in_range() -> None:
+    record = simulate.run_user(0, 1, 4, list(simulate.LEARNER_NAMES))
+    for name, items in record["learners"].items():
+        assert items["blocks"], name
+        assert items["rankings"], name
+        for block in items["blocks"]:
+            assert block["regret"] >= 0.0
+            assert block["regret"] <= 1.0
+            for metric in BLOCK_METRICS[1:]:
+                assert block[metric] in (0.0, 1.0)
+            assert block["acceptance"] <= block["completed"]
+        for ranking in items["rankings"]:
+            for metric in RANKING_METRICS:
+                assert 0.0 <= ranking[metric] <= 1.0 + 1e-12
+            assert ranking["recall@3"] >= ranking["hit@1"]
+
+
+def test_aggregates_are_in_range_with_ordered_intervals(quick: dict) -> None:
+    for periods in quick["results"].values():
+        for row in periods.values():
+            assert set(row) == set(METRICS)
+            for metric, stat in row.items():
+                assert stat["n"] >= 1
+                assert 0.0 <= stat["mean"] <= 1.0, metric
+                if stat["low"] is not None:
+                    assert stat["low"] <= stat["mean"] <= stat["high"]
+
+
+# --------------------------------------------------------------------------- the daemon's planner
+
+
+def test_the_planner_is_the_daemons() -> None:
+    assert simulate.plan_blocks is schedule.plan_blocks
+    assert simulate._plan_params is writeback._plan_params
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
+def test_blocks_never_overlap_meetings_and_stay_in_windows(index: int) -> None:
+    user = simulate.make_user(0, index, TASKS, 3)
+    config = simulate.user_config(user)
+    params = writeback._plan_params(config)
+    windows = {t.name: [w.window() for w in t.windows] for t in config.task_types}
+    rng = np.random.default_rng(index)
+    for week in range(3):
+        context = simulate.week_context(user, config, params, week)
+        habits = {name: rng.random(168) for name in TASKS}
+        specs = simulate.task_specs(config, habits, params)
+        plan = simulate.plan_week(specs, rng.random(168), context, user.tz, params)
+        assert plan
+        for block in plan:
+            for meeting in context.events:
+                # busy time carries the buffer: a block keeps it from every meeting
+                assert block.end + params.buffer <= meeting.start or (
+                    meeting.end + params.buffer <= block.start
+                ), (block, meeting)
+            allowed = allowed_periods(windows[block.task_type], block.start, block.end, user.tz)
+            assert len(allowed) == 1
+            assert allowed[0].start == block.start
+            assert allowed[0].end == block.end
+            assert context.now + params.lead <= block.start < context.now + timedelta(days=7)
+
+
+# --------------------------------------------------------------------------- learners
+
+
+def test_seed_ema_is_calsyncs_own_store_update() -> None:
+    learners = ["seed_ema", "seed_ema_store", "ema_skips", "ema_skips_store"]
+    report = run.run_benchmark(2, 3, 7, learners)
+    results = report["results"]
+    assert results["seed_ema"] == results["seed_ema_store"]
+    assert results["ema_skips"] == results["ema_skips_store"]
+
+
+def test_seed_ema_learns_completions_only() -> None:
+    user = simulate.make_user(0, 0, TASKS, 2)
+    config = simulate.user_config(user)
+    seed, skips = simulate.SeedEMA(config), simulate.SeedEMA(config, learn_skips=True)
+    for learner in (seed, skips):
+        learner.update("Email", 33, 0.0, "skip")
+        learner.update("Email", 34, 0.9, "completion", energy_after=0.2)
+    expected, _ = behavioural_update(neutral_array(), 34, 0.9, 0)
+    habits, energy = seed.arrays()
+    assert np.array_equal(habits["Email"], expected)
+    assert energy[34] == pytest.approx(0.5 * 0.8 + 0.2 * 0.2)
+    assert np.array_equal(habits["Exercise"], neutral_array())
+    learned, _ = skips.arrays()
+    assert learned["Email"][33] == pytest.approx(0.4)
+
+
+def test_oracle_follows_the_regime_shift() -> None:
+    shifted = next(
+        u
+        for u in (simulate.make_user(0, i, TASKS, 10) for i in range(30))
+        if u.shift_week is not None
+    )
+    clock = simulate.FixedClock(shifted.week_start(0))
+    oracle = simulate.OracleLearner(shifted, clock)
+    before, _ = oracle.arrays()
+    clock.set(shifted.week_start(shifted.shift_week))
+    after, energy = oracle.arrays()
+    for name in TASKS:
+        assert np.array_equal(before[name], shifted.regimes[0].propensity[name])
+        assert np.array_equal(after[name], shifted.regimes[1].propensity[name])
+    assert np.array_equal(energy, neutral_array())
+    assert shifted.regimes[0].chronotype != shifted.regimes[1].chronotype
+
+
+def test_outcomes_are_learned_only_once_observable() -> None:
+    """No evidence reaches a learner before its block could have been seen."""
+    seen: list[tuple[object, object, str]] = []
+
+    class Spy(simulate.SeedEMA):
+        def update(self, task, slot, success, kind, **kw):  # type: ignore[no-untyped-def]
+            seen.append((self.clock.now(), kw["start"], kind))
+            super().update(task, slot, success, kind, **kw)
+
+    def factory(user, config, clock):  # type: ignore[no-untyped-def]
+        spy = Spy(config)
+        spy.clock = clock
+        return spy
+
+    simulate.LEARNERS["spy"] = factory
+    try:
+        simulate.run_user(0, 3, 3, ["spy"])
+    finally:
+        del simulate.LEARNERS["spy"]
+    assert seen
+    for now, start, kind in seen:
+        if kind == "skip":
+            assert now < start  # a deletion is seen before the block starts
+        else:
+            assert now > start  # a completion once the block has ended
+    assert {kind for _, _, kind in seen} == {"skip", "completion"}
+
+
+# --------------------------------------------------------------------------- metric definitions
+
+
+def test_ranking_metrics_by_hand() -> None:
+    scores = np.array([0.1, 0.9, 0.5, 0.3])
+    truth = np.array([0.2, 0.4, 1.0, 0.6])
+    got = ranking_metrics(scores, truth, ndcg_k=2)
+    # learner order: 1, 2, 3, 0 — the best (index 2) is second
+    assert got["hit@1"] == 0.0
+    assert got["recall@3"] == 1.0
+    gains = (truth - 0.2) / 0.8  # 0, .25, 1, .5
+    dcg = gains[1] + gains[2] / math.log2(3)
+    ideal = gains[2] + gains[3] / math.log2(3)
+    assert got["ndcg@2"] == pytest.approx(dcg / ideal)
+
+
+def test_ranking_ties_go_to_the_earliest_slot_like_the_planner() -> None:
+    flat = np.full(4, 0.5)
+    assert ranking_metrics(flat, np.array([0.9, 0.1, 0.2, 0.3]))["hit@1"] == 1.0
+    assert ranking_metrics(flat, np.array([0.1, 0.9, 0.2, 0.3]))["hit@1"] == 0.0
+
+
+def test_mean_ci_and_aggregate() -> None:
+    stat = mean_ci([0.0, 1.0, 0.5, 0.5])
+    half = 1.96 * float(np.std([0.0, 1.0, 0.5, 0.5], ddof=1)) / 2
+    assert stat["mean"] == 0.5
+    assert stat["high"] - stat["mean"] == pytest.approx(half, abs=1e-6)
+    assert mean_ci([0.3]) == {"mean": 0.3, "low": None, "high": None, "n": 1}
+    users = [
+        {
+            "shift_week": None,
+            "blocks": [
+                {"week": 0, "regret": 0.2, "acceptance": 1.0, "completed": 1.0},
+                {"week": 0, "regret": 0.4, "acceptance": 0.0, "completed": 0.0},
+                {"week": 5, "regret": 0.1, "acceptance": 1.0, "completed": 1.0},
+            ],
+            "rankings": [{"week": 0, "hit@1": 1.0, "recall@3": 1.0, "ndcg@5": 1.0}],
+        },
+        {
+            "shift_week": None,
+            "blocks": [{"week": 0, "regret": 0.0, "acceptance": 1.0, "completed": 1.0}],
+            "rankings": [],
+        },
+    ]
+    result = aggregate(users)
+    # users are weighted equally: (mean(0.2, 0.4) + 0.0) / 2
+    assert result["week 1"]["regret"]["mean"] == pytest.approx(0.15)
+    assert result["week 1"]["hit@1"]["n"] == 1
+    assert "weeks 2-4" not in result
+    assert result["month 2+"]["regret"]["mean"] == pytest.approx(0.1)
