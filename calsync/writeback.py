@@ -20,9 +20,12 @@ One cycle for one target:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from calsync.clock import Clock
 from calsync.config import (
@@ -139,7 +142,8 @@ def block_content(
     )
 
 
-def _plan_params(config: Config) -> PlanParams:
+def plan_params(config: Config) -> PlanParams:
+    """The planner's settings from the configuration."""
     planning = config.planning
     return PlanParams(
         horizon=timedelta(days=planning.horizon_days),
@@ -150,6 +154,25 @@ def _plan_params(config: Config) -> PlanParams:
         buffer=timedelta(minutes=planning.buffer_minutes),
         scoring=config.scoring.params(),
     )
+
+
+def task_specs(
+    config: Config, habits: Mapping[str, np.ndarray], params: PlanParams
+) -> list[TaskSpec]:
+    """The configured task types as the planner sees them, with their habit arrays."""
+    return [
+        TaskSpec(
+            name=t.name,
+            block_minutes=t.block_minutes,
+            sessions=sessions_over(
+                t.weekly_target.sessions, t.weekly_target.hours, t.block_minutes, params.horizon
+            ),
+            windows=[w.window() for w in t.windows],
+            habit=habits[t.name],
+            max_per_day=t.max_per_day,
+        )
+        for t in config.task_types
+    ]
 
 
 def _as_event(target: str, owned: OwnedEvent) -> Event:
@@ -178,7 +201,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     user = config.user.id
     now = cs.clock.now()
     tz = ZoneInfo(config.user.timezone)
-    params = _plan_params(config)
+    params = plan_params(config)
     report = CycleReport(target=target.name, dry_run=dry_run)
 
     with cs.store.read() as tx:
@@ -222,19 +245,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         }
         energy, _ = tx.load_energy(user, config.learning.neutral_value)
         mirror = tx.events(start=now, end=now + params.horizon)
-    specs = [
-        TaskSpec(
-            name=t.name,
-            block_minutes=t.block_minutes,
-            sessions=sessions_over(
-                t.weekly_target.sessions, t.weekly_target.hours, t.block_minutes, params.horizon
-            ),
-            windows=[w.window() for w in t.windows],
-            habit=habits[t.name][0],
-            max_per_day=t.max_per_day,
-        )
-        for t in config.task_types
-    ]
+    specs = task_specs(config, {name: array for name, (array, _) in habits.items()}, params)
     current = [r for r in observation.rows if r.status in ("active", "user_moved")]
     plan = plan_blocks(
         specs,

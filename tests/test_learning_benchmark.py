@@ -102,14 +102,15 @@ def test_aggregates_are_in_range_with_ordered_intervals(quick: dict) -> None:
 
 def test_the_planner_is_the_daemons() -> None:
     assert simulate.plan_blocks is schedule.plan_blocks
-    assert simulate._plan_params is writeback._plan_params
+    assert simulate.plan_params is writeback.plan_params
+    assert simulate.task_specs is writeback.task_specs
 
 
 @pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_blocks_never_overlap_meetings_and_stay_in_windows(index: int) -> None:
     user = simulate.make_user(0, index, TASKS, 3)
     config = simulate.user_config(user)
-    params = writeback._plan_params(config)
+    params = writeback.plan_params(config)
     windows = {t.name: [w.window() for w in t.windows] for t in config.task_types}
     rng = np.random.default_rng(index)
     for week in range(3):

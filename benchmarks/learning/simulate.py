@@ -36,11 +36,11 @@ from calsync.config import EXAMPLE_TASK_TYPES, Config, parse_config
 from calsync.inference import KnownSuggestion, busy_periods, infer_suggestion_outcomes
 from calsync.learning.habits import behavioural_update, neutral_array
 from calsync.learning.planner import Period
-from calsync.learning.schedule import PlannedBlock, PlanParams, TaskSpec, plan_blocks, sessions_over
+from calsync.learning.schedule import PlannedBlock, PlanParams, TaskSpec, plan_blocks
 from calsync.learning.slots import SLOTS_PER_WEEK, slot_of
 from calsync.learning.windows import allowed_periods
 from calsync.model import Event
-from calsync.writeback import _plan_params
+from calsync.writeback import plan_params, task_specs
 
 #: First simulated Monday. The US (8 March) and EU (29 March) daylight-saving
 #: changes fall inside the first weeks, so planning and slots cross them.
@@ -481,25 +481,6 @@ LEARNERS: dict[str, LearnerFactory] = {
 # --------------------------------------------------------------------------- the protocol
 
 
-def task_specs(
-    config: Config, habits: Mapping[str, np.ndarray], params: PlanParams
-) -> list[TaskSpec]:
-    """The planner's task types, built as the write-back cycle builds them."""
-    return [
-        TaskSpec(
-            name=t.name,
-            block_minutes=t.block_minutes,
-            sessions=sessions_over(
-                t.weekly_target.sessions, t.weekly_target.hours, t.block_minutes, params.horizon
-            ),
-            windows=[w.window() for w in t.windows],
-            habit=habits[t.name],
-            max_per_day=t.max_per_day,
-        )
-        for t in config.task_types
-    ]
-
-
 @dataclass
 class TaskGrid:
     """Where one task type's blocks may go in one week, and what they are truly worth.
@@ -654,7 +635,7 @@ def simulate_learner(
 
     """
     tz = user.tz
-    params = _plan_params(config)
+    params = plan_params(config)
     weights = params.scoring
     default_success = config.learning.default_success
     clock = FixedClock(contexts[0].now if contexts else user.week_start(0))
@@ -841,7 +822,7 @@ def run_user(
     names = [t["name"] for t in task_types]
     user = make_user(seed, index, names, weeks)
     config = user_config(user, task_types)
-    params = _plan_params(config)
+    params = plan_params(config)
     contexts = [week_context(user, config, params, week) for week in range(weeks)]
     return {
         "user": {
