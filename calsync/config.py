@@ -32,6 +32,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from calsync.errors import ConfigError, ConfigProblem
+from calsync.learning.evidence import EvidenceParams
 from calsync.learning.habits import DAY_GROUPS, LearningParams, MergeParams
 from calsync.learning.planner import ScoringParams
 from calsync.learning.slots import DAY_NAMES
@@ -123,6 +124,14 @@ class StoreConfig(_Section):
 class LearningConfig(_Section):
     """How behaviour updates the 168-slot habit and energy arrays."""
 
+    learner: Literal["evidence", "ema"] = Field(
+        "evidence",
+        description=(
+            'Which learner shapes the arrays: "evidence" (smoothed Beta-Bernoulli evidence, '
+            'skips count as failures, fades with a half-life) or "ema" (the original EMA of '
+            "completions). Changing it recomputes the arrays from the update log."
+        ),
+    )
     neutral_value: float = Field(
         0.5, ge=0.0, le=1.0, description="Value every slot starts at before anything is learned."
     )
@@ -160,10 +169,65 @@ class LearningConfig(_Section):
             )
         return self
 
+    prior_weight: float = Field(
+        1.0,
+        gt=0.0,
+        description="Evidence learner: how many outcomes the prior is worth in each slot.",
+    )
+    hour_width: float = Field(
+        1.0,
+        gt=0.0,
+        le=6.0,
+        description="Evidence learner: width (hours) of the smoothing across neighbouring hours.",
+    )
+    similar_day_weight: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Evidence learner: weight of the same hour on a similar day "
+            "(weekday for a weekday, weekend for a weekend)."
+        ),
+    )
+    other_day_weight: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Evidence learner: weight of the same hour on the other kind of day.",
+    )
+    pool_weight: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Evidence learner: weight of the user's other task types' evidence.",
+    )
+    half_life_days: float = Field(
+        14.0,
+        gt=0.0,
+        description="Evidence learner: evidence loses half its weight in this many days.",
+    )
+    energy_prior_weight: float = Field(
+        3.0,
+        gt=0.0,
+        description="Evidence learner: how many ratings the energy prior is worth in each slot.",
+    )
+
     def params(self) -> LearningParams:
-        """The pure core's view of this section."""
+        """The pure core's view of the EMA parameters."""
         return LearningParams(
             base_rate=self.base_learning_rate, rate_decay=self.learning_rate_decay
+        )
+
+    def evidence_params(self) -> EvidenceParams:
+        """The pure core's view of the evidence learner's parameters."""
+        return EvidenceParams(
+            prior_weight=self.prior_weight,
+            hour_width=self.hour_width,
+            similar_day_weight=self.similar_day_weight,
+            other_day_weight=self.other_day_weight,
+            pool_weight=self.pool_weight,
+            half_life_days=self.half_life_days,
+            energy_prior_weight=self.energy_prior_weight,
         )
 
 

@@ -34,6 +34,13 @@ from benchmarks.learning.metrics import block_means, ranking_metrics
 from calsync.clock import FixedClock
 from calsync.config import EXAMPLE_TASK_TYPES, Config, parse_config
 from calsync.inference import KnownSuggestion, busy_periods, infer_suggestion_outcomes
+from calsync.learning.evidence import (
+    EvidenceParams,
+    SlotEvidence,
+    add_outcome,
+    energy_array,
+    posterior_arrays,
+)
 from calsync.learning.habits import behavioural_update, neutral_array
 from calsync.learning.planner import Period
 from calsync.learning.schedule import PlannedBlock, PlanParams, TaskSpec, plan_blocks
@@ -384,6 +391,41 @@ class SeedEMA:
         return {name: array for name, (array, _) in self.habits.items()}, self.energy[0]
 
 
+class EvidenceLearner:
+    """calsync's default learner (:mod:`calsync.learning.evidence`) on in-memory evidence.
+
+    Every outcome — completion or skip — is added to its task type's evidence
+    at the outcome's start; the arrays are the posterior means the daemon
+    computes from the same evidence.
+    """
+
+    def __init__(self, config: Config, params: EvidenceParams | None = None):
+        self.params = params or config.learning.evidence_params()
+        self.habits = {t.name: SlotEvidence() for t in config.task_types}
+        self.energy = SlotEvidence()
+
+    def update(
+        self,
+        task: str,
+        slot: int,
+        success: float,
+        kind: str,
+        *,
+        energy_after: float | None = None,
+        start: datetime | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Add the outcome (and its energy rating) to the evidence."""
+        assert start is not None, "the evidence learner needs the outcome's start"
+        self.habits[task] = add_outcome(self.habits[task], slot, success, start, self.params)
+        if energy_after is not None:
+            self.energy = add_outcome(self.energy, slot, energy_after, start, self.params)
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The posterior-mean arrays."""
+        return posterior_arrays(self.habits, self.params), energy_array(self.energy, self.params)
+
+
 class StoreEMA:
     """:class:`SeedEMA` through a real :class:`calsync.service.Calsync` on in-memory SQLite.
 
@@ -466,6 +508,7 @@ LearnerFactory = Callable[[SimUser, Config, FixedClock], Learner]
 
 #: Learner name → factory; ``seed_ema_store`` and ``ema_skips_store`` are the slow twins.
 LEARNERS: dict[str, LearnerFactory] = {
+    "evidence": lambda user, config, clock: EvidenceLearner(config),
     "seed_ema": lambda user, config, clock: SeedEMA(config),
     "ema_skips": lambda user, config, clock: SeedEMA(config, learn_skips=True),
     "random": lambda user, config, clock: RandomLearner(
