@@ -17,7 +17,9 @@ from benchmarks.learning.metrics import (
     RANKING_METRICS,
     aggregate,
     mean_ci,
+    paired_difference,
     ranking_metrics,
+    recovery,
 )
 from calsync import writeback
 from calsync.learning import schedule
@@ -255,3 +257,104 @@ def test_mean_ci_and_aggregate() -> None:
     assert result["week 1"]["hit@1"]["n"] == 1
     assert "weeks 2-4" not in result
     assert result["month 2+"]["regret"]["mean"] == pytest.approx(0.1)
+
+
+# --------------------------------------------------------------------- the hybrid and recovery
+
+
+@pytest.mark.parametrize("index", range(12))
+def test_stated_truths_are_true_and_read_by_the_rules_interpreter(index: int) -> None:
+    from calsync.insights.interpret import PARTS_OF_DAY, RulesInterpreter
+
+    user = simulate.make_user(0, index, TASKS, 12)
+    said = simulate.stated_truths(user)
+    assert 1 <= len(said) <= 3
+    assert said == simulate.stated_truths(user)  # seeded
+    grid = np.mean(list(user.regimes[0].propensity.values()), axis=0).reshape(7, 24)
+
+    def part(days: list[int], name: str) -> float:
+        return float(grid[np.ix_(days, list(PARTS_OF_DAY[name]))].mean())
+
+    reader = RulesInterpreter()
+    for statement in said:
+        adjustments = reader.read(statement)
+        assert adjustments, statement
+        if statement.startswith("I do my best work in the "):
+            best = statement.removeprefix("I do my best work in the ").removesuffix("s")
+            others = [p for p in simulate.SPOKEN_PARTS if p != best]
+            assert all(part([1, 2, 3, 4, 5], best) >= part([1, 2, 3, 4, 5], o) for o in others)
+            assert adjustments[0].modifier > 1
+        elif statement.startswith("I crash on "):
+            assert adjustments[0].modifier < 1
+            day = simulate.DAY_NAMES.index(statement.split()[3])
+            name = statement.split()[4].removesuffix("s")
+            low = part([day], name)
+            assert all(low <= part([d], p) for d in range(1, 6) for p in simulate.SPOKEN_PARTS)
+        else:
+            assert statement.endswith("are my sweet spot")
+            assert adjustments[0].modifier > 1
+
+
+def test_insight_sync_runs_before_the_first_plan_and_then_only_after_new_outcomes() -> None:
+    calls: list[tuple[object, int]] = []
+
+    class Spy(simulate.EvidenceLearner):
+        updates = 0
+
+        def update(self, *args, **kw):  # type: ignore[no-untyped-def]
+            self.updates += 1
+            super().update(*args, **kw)
+
+        def adjust(self, adjustments):  # type: ignore[no-untyped-def]
+            calls.append((self.clock.now(), self.updates))
+            super().adjust(adjustments)
+
+    def factory(user, config, clock):  # type: ignore[no-untyped-def]
+        spy = Spy(config)
+        spy.clock = clock
+        return spy
+
+    simulate.LEARNERS["evidence_insights_spy"] = factory
+    simulate.WITH_INSIGHTS = simulate.WITH_INSIGHTS | {"evidence_insights_spy"}
+    try:
+        user = simulate.make_user(0, 2, TASKS, 3)
+        simulate.run_user(0, 2, 3, ["evidence_insights_spy"])
+    finally:
+        del simulate.LEARNERS["evidence_insights_spy"]
+        simulate.WITH_INSIGHTS = simulate.WITH_INSIGHTS - {"evidence_insights_spy"}
+    assert calls[0] == (user.week_start(0), 0)
+    assert [n for _, n in calls] == sorted(set(n for _, n in calls))  # new outcomes each time
+    assert len(calls) <= 3
+
+
+def test_insights_change_the_first_plan_and_nothing_without_them() -> None:
+    plain = simulate.run_user(0, 1, 1, ["evidence", "evidence_insights"])["learners"]
+    with_rank = plain["evidence_insights"]["rankings"]
+    assert plain["evidence"]["rankings"] != with_rank
+
+
+def test_paired_difference_and_recovery_by_hand() -> None:
+    def user(shift: int | None, regrets: dict[int, float]) -> dict:
+        return {
+            "shift_week": shift,
+            "blocks": [
+                {"week": w, "regret": r, "acceptance": 0.0, "completed": 0.0}
+                for w, r in regrets.items()
+            ],
+            "rankings": [],
+        }
+
+    a = [user(None, {0: 0.4, 5: 0.2}), user(4, {1: 0.3, 2: 0.3, 3: 0.3, 4: 0.6, 7: 0.25})]
+    b = [user(None, {0: 0.5, 5: 0.3}), user(4, {1: 0.3, 2: 0.3, 3: 0.3, 4: 0.5, 7: 0.35})]
+    diff = paired_difference(a, b)
+    assert diff["week 1"]["mean"] == pytest.approx(-0.1)
+    assert diff["month 2+"]["mean"] == pytest.approx((-0.1 + 0.0) / 2)  # 0.425 vs 0.425
+    rec = recovery(a)
+    assert rec["pre"]["mean"] == pytest.approx(0.3)
+    by_k = {w["k"]: w for w in rec["weeks"]}
+    assert by_k[0]["minus_pre"]["mean"] == pytest.approx(0.3)
+    assert by_k[3]["regret"]["mean"] == pytest.approx(0.25)
+    assert by_k[3]["minus_pre"]["mean"] == pytest.approx(-0.05)
+    assert set(by_k) == {0, 3}
+    with pytest.raises(ValueError, match="same users"):
+        paired_difference(a, b[:1])

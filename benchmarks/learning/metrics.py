@@ -156,3 +156,71 @@ def aggregate(
         if any(cell["n"] for cell in row.values()):
             result[name] = row
     return result
+
+
+def paired_difference(
+    first: Sequence[Mapping[str, Any]],
+    second: Sequence[Mapping[str, Any]],
+    metric: str = "regret",
+    periods: Sequence[Period] = PERIODS,
+) -> dict[str, dict[str, Any]]:
+    """Per period, the mean over users of ``first − second`` with its 95 % CI.
+
+    Both learners met the same users (same index order), so the per-user
+    difference removes the between-user spread that makes side-by-side
+    intervals overlap.
+    """
+    if len(first) != len(second):
+        raise ValueError("paired records must cover the same users")
+    result: dict[str, dict[str, Any]] = {}
+    for name, predicate in periods:
+        diffs = []
+        for a, b in zip(first, second, strict=True):
+            mean_a = per_user_means(a, predicate).get(metric)
+            mean_b = per_user_means(b, predicate).get(metric)
+            if mean_a is not None and mean_b is not None:
+                diffs.append(mean_a - mean_b)
+        if diffs:
+            result[name] = mean_ci(diffs)
+    return result
+
+
+def recovery(users: Iterable[Mapping[str, Any]], before: int = 3, after: int = 5) -> dict[str, Any]:
+    """How regret recovers after a change of routine (users with a shift only).
+
+    ``pre`` is each shifted user's mean block regret over the ``before`` weeks
+    before the shift week; for ``k = 0 … after - 1``, ``week +k`` is the mean
+    regret of the shift week plus ``k`` and ``week +k − pre`` the paired
+    difference, each averaged over the users that have that week (mean and
+    95 % CI). "Back to the pre-change regret within 3 weeks" reads as
+    ``week +3 − pre`` ≤ 0 (the fourth week of the new routine, after three
+    weeks of evidence from it).
+    """
+    pre_values: list[float] = []
+    weeks: dict[int, list[float]] = {k: [] for k in range(after)}
+    diffs: dict[int, list[float]] = {k: [] for k in range(after)}
+    for user in users:
+        shift = user.get("shift_week")
+        if shift is None:
+            continue
+        by_week: dict[int, list[float]] = {}
+        for block in user["blocks"]:
+            by_week.setdefault(block["week"], []).append(block["regret"])
+        earlier = [v for w in range(shift - before, shift) for v in by_week.get(w, [])]
+        if not earlier:
+            continue
+        pre = float(np.mean(earlier))
+        pre_values.append(pre)
+        for k in range(after):
+            values = by_week.get(shift + k)
+            if values:
+                weeks[k].append(float(np.mean(values)))
+                diffs[k].append(float(np.mean(values)) - pre)
+    return {
+        "pre": mean_ci(pre_values),
+        "weeks": [
+            {"k": k, "regret": mean_ci(weeks[k]), "minus_pre": mean_ci(diffs[k])}
+            for k in range(after)
+            if weeks[k]
+        ],
+    }

@@ -28,10 +28,12 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.learning.metrics import METRICS, aggregate
+from benchmarks.learning.metrics import METRICS, aggregate, paired_difference, recovery
 from benchmarks.learning.simulate import LEARNER_NAMES, LEARNERS, run_user
 
 DEFAULT_USERS, DEFAULT_WEEKS = 200, 12
+#: The learner every other one is compared with, user by user.
+BASELINE = "seed_ema"
 QUICK_USERS, QUICK_WEEKS = 6, 5
 
 
@@ -60,9 +62,20 @@ def run_benchmark(
         per_user = [work(index) for index in range(users)]
     results = {}
     outcomes = {}
+    recoveries = {}
+    paired = {}
     for name in learners:
         records = [u["learners"][name] for u in per_user]
         results[name] = aggregate(records)
+        recoveries[name] = recovery(records)
+        if BASELINE in learners and name != BASELINE:
+            paired[name] = paired_difference(records, [u["learners"][BASELINE] for u in per_user])
+        base = name.replace("_insights", "")
+        if name != base and base in learners:
+            # The hybrid against the same learner without the interpreter's adjustments.
+            paired[f"{name} − {base}"] = paired_difference(
+                records, [u["learners"][base] for u in per_user]
+            )
         counts: dict[str, int] = {}
         for record in records:
             for block in record["blocks"]:
@@ -73,6 +86,8 @@ def run_benchmark(
         "users": [u["user"] for u in per_user],
         "outcomes": outcomes,
         "results": results,
+        "paired_regret": paired,
+        "recovery": recoveries,
     }
 
 
@@ -99,6 +114,38 @@ def format_table(report: dict[str, Any]) -> str:
                 row = report["results"][name].get(period)
                 cells.append(_cell(row[metric]) if row else "—")
             lines.append(f"| {period} | {metric} | " + " | ".join(cells) + " |")
+    paired = report.get("paired_regret") or {}
+    if paired:
+        lines += [
+            "",
+            f"Paired regret differences, user by user: a learner minus {BASELINE}, and "
+            "a hybrid (`_insights`) minus the same learner without the insight pass "
+            "(mean ± 95 % CI; negative is better):",
+            "",
+        ]
+        names = list(paired)
+        lines += ["| period | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+        for period in periods:
+            cells = [_cell(paired[n][period]) if period in paired[n] else "—" for n in names]
+            lines.append(f"| {period} | " + " | ".join(cells) + " |")
+    recoveries = report.get("recovery") or {}
+    if any(r["weeks"] for r in recoveries.values()):
+        lines += [
+            "",
+            "After a change of routine (shifted users): regret in the 3 weeks before "
+            "(pre) and in week +k of the new routine, and week +k minus pre, user by user:",
+            "",
+        ]
+        lines += ["| week | " + " | ".join(learners) + " |", "|" + "---|" * (len(learners) + 1)]
+        lines.append("| pre | " + " | ".join(_cell(recoveries[n]["pre"]) for n in learners) + " |")
+        depth = max(len(r["weeks"]) for r in recoveries.values())
+        for k in range(depth):
+            for label, field in ((f"+{k}", "regret"), (f"+{k} − pre", "minus_pre")):
+                cells = []
+                for name in learners:
+                    weeks = recoveries[name]["weeks"]
+                    cells.append(_cell(weeks[k][field]) if k < len(weeks) else "—")
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
     shifted = sum(1 for u in report["users"] if u["shift_week"] is not None)
     lines.append("")
     lines.append(

@@ -34,6 +34,8 @@ from benchmarks.learning.metrics import block_means, ranking_metrics
 from calsync.clock import FixedClock
 from calsync.config import EXAMPLE_TASK_TYPES, Config, parse_config
 from calsync.inference import KnownSuggestion, busy_periods, infer_suggestion_outcomes
+from calsync.insights.interpret import PARTS_OF_DAY, RulesInterpreter
+from calsync.insights.sync import energy_profile
 from calsync.learning.evidence import (
     EvidenceParams,
     SlotEvidence,
@@ -41,10 +43,15 @@ from calsync.learning.evidence import (
     energy_array,
     posterior_arrays,
 )
-from calsync.learning.habits import behavioural_update, neutral_array
+from calsync.learning.habits import (
+    Adjustment,
+    apply_adjustments,
+    behavioural_update,
+    neutral_array,
+)
 from calsync.learning.planner import Period
 from calsync.learning.schedule import PlannedBlock, PlanParams, TaskSpec, plan_blocks
-from calsync.learning.slots import SLOTS_PER_WEEK, slot_of
+from calsync.learning.slots import DAY_NAMES, SLOTS_PER_WEEK, slot_of
 from calsync.learning.windows import allowed_periods
 from calsync.model import Event
 from calsync.writeback import plan_params, task_specs
@@ -64,7 +71,7 @@ CHRONOTYPES: dict[str, tuple[float, float]] = {
 FLIP = {"lark": "owl", "owl": "lark"}
 WEEKEND = (0, 6)
 #: Learners ``run`` knows, in report order.
-LEARNER_NAMES = ("seed_ema", "ema_skips", "random", "oracle")
+LEARNER_NAMES = ("evidence", "evidence_insights", "seed_ema", "ema_skips", "random", "oracle")
 
 
 @dataclass(frozen=True)
@@ -308,6 +315,44 @@ def make_user(seed: int, index: int, task_names: Sequence[str], weeks: int) -> S
     )
 
 
+#: Parts of the day users talk about (the rules interpreter's words and hours).
+SPOKEN_PARTS = ("morning", "afternoon", "evening")
+
+
+def stated_truths(user: SimUser) -> list[str]:
+    """One to three true things the user says about their routine (their first one).
+
+    Derived from the hidden propensity averaged over the user's task types,
+    phrased in words the offline ``rules`` interpreter reads:
+
+    * the best part of the day on weekdays — "I do my best work in the mornings";
+    * the best (day, part of the day) of the week — "Tuesday mornings are my sweet spot";
+    * the worst weekday part of the day — "I crash on Friday afternoons".
+
+    Which and how many (1–3, uniformly) is drawn from the user's own seed.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([user.seed, user.index, 4]))
+    mean = np.mean([p for p in user.regimes[0].propensity.values()], axis=0).reshape(7, 24)
+
+    def part_mean(days: Sequence[int], part: str) -> float:
+        return float(mean[np.ix_(list(days), list(PARTS_OF_DAY[part]))].mean())
+
+    weekdays = (1, 2, 3, 4, 5)
+    best_part = max(SPOKEN_PARTS, key=lambda part: part_mean(weekdays, part))
+    cells = [(day, part) for day in range(7) for part in SPOKEN_PARTS]
+    sweet_day, sweet_part = max(cells, key=lambda cell: part_mean([cell[0]], cell[1]))
+    weekday_cells = [(day, part) for day in weekdays for part in SPOKEN_PARTS]
+    low_day, low_part = min(weekday_cells, key=lambda cell: part_mean([cell[0]], cell[1]))
+    candidates = [
+        f"I do my best work in the {best_part}s",
+        f"{DAY_NAMES[sweet_day]} {sweet_part}s are my sweet spot",
+        f"I crash on {DAY_NAMES[low_day]} {low_part}s",
+    ]
+    count = int(rng.integers(1, 4))
+    chosen = sorted(rng.choice(len(candidates), size=count, replace=False).tolist())
+    return [candidates[i] for i in chosen]
+
+
 def user_config(
     user: SimUser, task_types: Sequence[Mapping[str, Any]] = EXAMPLE_TASK_TYPES
 ) -> Config:
@@ -355,12 +400,13 @@ class SeedEMA:
     learned; with ``True`` skips are learned as success 0.0 in their slot,
     which is what today's write-back does with deleted and moved blocks. The
     update is calsync's own function with the configured parameters, on
-    in-memory arrays (:class:`StoreEMA` drives a real store and gives the
+    in-memory arrays (:class:`StoreLearner` drives a real store and gives the
     same arrays, slower).
     """
 
     def __init__(self, config: Config, learn_skips: bool = False):
         self.params = config.learning.params()
+        self.merge = config.merge.params()
         self.learn_skips = learn_skips
         neutral = config.learning.neutral_value
         self.habits = {t.name: (neutral_array(neutral), 0) for t in config.task_types}
@@ -386,6 +432,11 @@ class SeedEMA:
             energy, energy_count = self.energy
             self.energy = behavioural_update(energy, slot, energy_after, energy_count, self.params)
 
+    def adjust(self, adjustments: Sequence[Adjustment]) -> None:
+        """Merge an interpreter sync's adjustments into the energy array, as the EMA path does."""
+        energy, count = self.energy
+        self.energy = (apply_adjustments(energy, adjustments, self.merge), count)
+
     def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The learned arrays."""
         return {name: array for name, (array, _) in self.habits.items()}, self.energy[0]
@@ -403,6 +454,13 @@ class EvidenceLearner:
         self.params = params or config.learning.evidence_params()
         self.habits = {t.name: SlotEvidence() for t in config.task_types}
         self.energy = SlotEvidence()
+        self.merge = config.merge.params()
+        self.neutral = config.learning.neutral_value
+        self.energy_adjustments: list[Adjustment] = []
+
+    def adjust(self, adjustments: Sequence[Adjustment]) -> None:
+        """Take an interpreter sync's energy adjustments (the latest set replaces the last)."""
+        self.energy_adjustments = list(adjustments)
 
     def update(
         self,
@@ -423,22 +481,44 @@ class EvidenceLearner:
 
     def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The posterior-mean arrays."""
-        return posterior_arrays(self.habits, self.params), energy_array(self.energy, self.params)
+        energy = energy_array(
+            self.energy,
+            self.params,
+            neutral=self.neutral,
+            adjustments=self.energy_adjustments,
+            merge=self.merge,
+        )
+        return posterior_arrays(self.habits, self.params), energy
 
 
-class StoreEMA:
-    """:class:`SeedEMA` through a real :class:`calsync.service.Calsync` on in-memory SQLite.
+class StoreLearner:
+    """A learner through a real :class:`calsync.service.Calsync` on in-memory SQLite.
 
     Every outcome goes through ``record_completion`` with calsync's own
-    idempotency key, and the arrays are read back with ``habit()`` and
-    ``energy()``: the fidelity check of :class:`SeedEMA`.
+    idempotency key, interpreter adjustments through ``apply_adjustments``
+    (the energy array, as the LLM sync sends them), and the arrays are read
+    back with ``habit()`` and ``energy()``: the fidelity check of
+    :class:`SeedEMA` and :class:`EvidenceLearner`.
+
+    Args:
+        config: The user's configuration.
+        clock: The simulation's clock.
+        learner: ``learning.learner`` to run (``ema`` or ``evidence``).
+        learn_skips: Record skips too (the write-back does; the seed's design did not).
+
     """
 
-    def __init__(self, config: Config, clock: FixedClock, learn_skips: bool = False):
+    def __init__(
+        self, config: Config, clock: FixedClock, learner: str = "ema", learn_skips: bool = False
+    ):
         from calsync.service import open as open_calsync
 
+        learning = config.learning.model_copy(update={"learner": learner})
         self.learn_skips = learn_skips
-        self.cs = open_calsync(config, store_url="sqlite://", clock=clock)
+        self.cs = open_calsync(
+            config.model_copy(update={"learning": learning}), store_url="sqlite://", clock=clock
+        )
+        self.syncs = 0
 
     def update(
         self,
@@ -454,8 +534,13 @@ class StoreEMA:
         """Record the outcome in the store (skips only when ``learn_skips``)."""
         if kind == "skip" and not self.learn_skips:
             return
-        assert start is not None, "StoreEMA needs the outcome's start"
+        assert start is not None, "a store learner needs the outcome's start"
         self.cs.record_completion(task, start, success, energy_after, key=key)
+
+    def adjust(self, adjustments: Sequence[Adjustment]) -> None:
+        """Apply an interpreter sync's adjustments to the energy array, as the LLM sync does."""
+        self.syncs += 1
+        self.cs.apply_adjustments(list(adjustments), None, key=f"sim-sync-{self.syncs}")
 
     def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The arrays as the store holds them."""
@@ -506,18 +591,29 @@ class OracleLearner:
 
 LearnerFactory = Callable[[SimUser, Config, FixedClock], Learner]
 
+#: Learners that also get the interpreter's adjustments of the users' stated truths.
+WITH_INSIGHTS = frozenset({"evidence_insights", "evidence_insights_store", "ema_insights"})
+
 #: Learner name → factory; ``seed_ema_store`` and ``ema_skips_store`` are the slow twins.
 LEARNERS: dict[str, LearnerFactory] = {
     "evidence": lambda user, config, clock: EvidenceLearner(config),
+    "evidence_insights": lambda user, config, clock: EvidenceLearner(config),
     "seed_ema": lambda user, config, clock: SeedEMA(config),
     "ema_skips": lambda user, config, clock: SeedEMA(config, learn_skips=True),
+    "ema_insights": lambda user, config, clock: SeedEMA(config),
     "random": lambda user, config, clock: RandomLearner(
         [t.name for t in config.task_types],
         np.random.default_rng(np.random.SeedSequence([user.seed, user.index, 2])),
     ),
     "oracle": lambda user, config, clock: OracleLearner(user, clock),
-    "seed_ema_store": lambda user, config, clock: StoreEMA(config, clock),
-    "ema_skips_store": lambda user, config, clock: StoreEMA(config, clock, learn_skips=True),
+    "seed_ema_store": lambda user, config, clock: StoreLearner(config, clock),
+    "ema_skips_store": lambda user, config, clock: StoreLearner(config, clock, learn_skips=True),
+    "evidence_store": lambda user, config, clock: StoreLearner(
+        config, clock, "evidence", learn_skips=True
+    ),
+    "evidence_insights_store": lambda user, config, clock: StoreLearner(
+        config, clock, "evidence", learn_skips=True
+    ),
 }
 
 
@@ -688,12 +784,23 @@ def simulate_learner(
     blocks: list[dict[str, Any]] = []
     rankings: list[dict[str, Any]] = []
     counter = 0
+    fed = 0  # outcomes the learner has seen, for the interpreter sync's "anything new?"
+    synced_at: int | None = None
+    insight_adjustments: list[Adjustment] = []
+    if learner_name in WITH_INSIGHTS:
+        # The user's notes go through the offline interpreter as the daemon's
+        # sync sends them (the energy array's profile, one call for all notes).
+        profile = energy_profile(neutral_array(config.learning.neutral_value), 0)
+        reading = RulesInterpreter().interpret(stated_truths(user), profile)
+        insight_adjustments = list(reading.adjustments)
 
     def feed(until: datetime) -> None:
         nonlocal pending
         pending.sort()
         due = [p for p in pending if p.time <= until]
         pending = [p for p in pending if p.time > until]
+        nonlocal fed
+        fed += len(due)
         for item in due:
             clock.set(item.time)
             learner.update(
@@ -710,6 +817,10 @@ def simulate_learner(
         for context in contexts:
             feed(context.now)
             clock.set(context.now)
+            if insight_adjustments and (synced_at is None or fed > synced_at):
+                # The interpreter sync: new notes (the first week) or new behaviour since.
+                learner.adjust(insight_adjustments)  # type: ignore[attr-defined]
+                synced_at = fed
             habits, energy = learner.arrays()
             specs = task_specs(config, habits, params)
             plan = plan_week(specs, energy, context, tz, params)
