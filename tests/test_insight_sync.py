@@ -86,12 +86,30 @@ def test_notes_are_stored_once(cs: Calsync) -> None:
     assert [h.text for h in insights.memory.list("me")] == ["Tuesday mornings are my sweet spot"]
 
 
-def test_no_new_behaviour_means_no_interpreter_call(cs: Calsync) -> None:
+def test_nothing_new_means_no_interpreter_call(cs: Calsync) -> None:
     spy = Counting(RulesInterpreter())
     insights = service(cs, spy)
-    insights.add_note("Tuesday mornings are my sweet spot")
     report = insights.sync()
     assert (report.users_synced, report.users_skipped, len(spy.calls)) == (0, 1, 0)
+    # Generated insights alone are not new data either.
+    with cs.store.write() as tx:
+        tx.add_insight("me", "behavioural", "User excels at Deep Coding on Tuesday at 9:00", NOW)
+    assert insights.sync().users_synced == 0
+    assert spy.calls == []
+
+
+def test_a_new_users_note_is_synced_before_any_behaviour(cs: Calsync) -> None:
+    spy = Counting(RulesInterpreter())
+    insights = service(cs, spy)
+    before = cs.energy().values.copy()
+    insights.add_note("Tuesday mornings are my sweet spot")
+    report = insights.sync()
+    assert (report.users_synced, len(spy.calls)) == (1, 1)
+    tuesday_morning = get_weekly_index(2, 9)
+    assert cs.energy().values[tuesday_morning] > before[tuesday_morning]
+    # The same note is not new at the next sync.
+    assert insights.sync().users_synced == 0
+    assert len(spy.calls) == 1
 
 
 def test_new_behaviour_one_call_per_user_then_none(cs: Calsync) -> None:

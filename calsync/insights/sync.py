@@ -5,8 +5,9 @@ service keeps the user's words and the patterns found in their behaviour in a
 memory store, and every ``insights.sync_hours`` (6) turns them into slot
 adjustments:
 
-1. only users with behavioural updates since their last sync are synced — no
-   new data, no interpreter call;
+1. only users with behavioural updates or notes of their own since their last
+   sync are synced — no new data, no interpreter call (a note counts so that
+   what a new user says shapes the arrays before anything is learned);
 2. the memory store is searched for the user's insights (topped up with the
    most recent ones);
 3. the interpreter (offline ``rules`` by default, or an OpenAI-compatible
@@ -45,6 +46,10 @@ from calsync.learning.slots import slot_label
 from calsync.service import Calsync
 
 logger = logging.getLogger(__name__)
+
+#: Insight kinds that are the user's own words (``calsync note``, ``note:`` lines
+#: in events); a new one is new data for the sync, a generated pattern is not.
+OWN_WORDS = frozenset({"user", "feedback"})
 
 #: Words that find scheduling insights in a memory store.
 SEARCH_QUERY = (
@@ -216,8 +221,11 @@ class InsightService:
             users = sorted(tx.users())
         for user in users:
             with self.cs.store.read() as tx:
-                last, newest = tx.last_llm_sync(user), tx.last_update_at(user)
-            if newest is None or (last is not None and newest <= last):
+                last = tx.last_llm_sync(user)
+                stamps = [tx.last_update_at(user)]
+                stamps += [i.created_at for i in tx.insights(user) if i.kind in OWN_WORDS]
+            fresh = [stamp for stamp in stamps if stamp is not None]
+            if not fresh or (last is not None and max(fresh) <= last):
                 report.users_skipped += 1
                 continue
             try:
