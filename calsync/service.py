@@ -32,7 +32,8 @@ import numpy as np
 from calsync.clock import Clock, SystemClock
 from calsync.config import Config, TaskTypeConfig, load_config
 from calsync.errors import InputError, UnknownTaskTypeError, UnknownUserError
-from calsync.learning.habits import Adjustment, apply_adjustments, behavioural_update, neutral_array
+from calsync.learner import Learner, build_learner
+from calsync.learning.habits import Adjustment
 from calsync.learning.planner import Period, SlotChoice, find_optimal_slot
 from calsync.learning.progress import LearningProgress, learning_progress
 from calsync.learning.slots import slot_of
@@ -82,6 +83,12 @@ def completion_key(user_id: str, task_type: str, start: datetime) -> str:
 class Calsync:
     """calsync's learning API over one store and one configuration.
 
+    How completions and adjustments become arrays is the configured learner's
+    business (``learning.learner``, see :mod:`calsync.learner`); this class
+    keeps the update log they are computed from. Opening it checks that the
+    stored arrays were computed with the configured learner and parameters,
+    and rebuilds them from the log when they were not.
+
     Args:
         config: The validated configuration.
         store: An open store.
@@ -93,10 +100,11 @@ class Calsync:
         self.config = config
         self.store = store
         self.clock = clock or SystemClock()
-        self._params = config.learning.params()
-        self._merge = config.merge.params()
         self._scoring = config.scoring.params()
         self._neutral = config.learning.neutral_value
+        self.learner: Learner = build_learner(config)
+        self._fingerprint = self.learner.fingerprint()
+        self._habit_default = self.learner.habit_default()
         self._sync_config()
 
     # ------------------------------------------------------------------ life cycle
@@ -107,6 +115,31 @@ class Calsync:
             tx.ensure_user(self.config.user.id, self.config.user.timezone, now)
             for task in self.config.task_types:
                 tx.ensure_task_type(task.name, now)
+            rebuilt = [user for user in sorted(tx.users()) if self._check_learner(tx, user, now)]
+        if rebuilt:
+            logger.info(
+                "learner configuration changed (now %r): rebuilt the arrays of %d user(s) "
+                "from the update log",
+                self.config.learning.learner,
+                len(rebuilt),
+            )
+
+    def _check_learner(self, tx: StoreTx, user_id: str, now: datetime) -> bool:
+        """Make the user's arrays the configured learner's; ``True`` when they were rebuilt.
+
+        A user whose arrays were computed with another learner or other
+        parameters (or before fingerprints were kept, but with something in
+        the log) is rebuilt from the update log; a user with nothing learned
+        just gets the fingerprint.
+        """
+        stored = tx.learner_fingerprint(user_id)
+        if stored == self._fingerprint:
+            return False
+        rebuild = stored is not None or tx.count_updates(user_id=user_id) > 0
+        if rebuild:
+            self.learner.rebuild(tx, user_id, now)
+        tx.save_learner_fingerprint(user_id, self._fingerprint, now)
+        return rebuild
 
     def close(self) -> None:
         """Close the store."""
@@ -163,8 +196,10 @@ class Calsync:
             ZoneInfo(timezone)
         except (KeyError, ValueError) as err:
             raise InputError(f"unknown IANA time zone {timezone!r}") from err
+        now = self.clock.now()
         with self.store.write() as tx:
-            tx.ensure_user(user_id, timezone, self.clock.now())
+            tx.ensure_user(user_id, timezone, now)
+            self._check_learner(tx, user_id, now)
 
     def timezone(self, user: str | None = None) -> ZoneInfo:
         """The time zone of ``user`` (default: the configured user)."""
@@ -218,7 +253,11 @@ class Calsync:
         """:meth:`record_completion` inside an open write transaction.
 
         Ingestion uses it to save completions, the event mirror and the
-        source's new cursor in one transaction.
+        source's new cursor in one transaction. The learner updates the arrays
+        (the evidence learner: the outcome is added to the task type's
+        evidence, the energy rating to the energy stream, and every habit
+        array and the energy array are recomputed); the completion counts go
+        up by one; the completion is appended to the update log.
         """
         name = self.task_type(task_type).name
         user_id = self._user(user)
@@ -237,15 +276,8 @@ class Calsync:
             return self._correct(
                 tx, existing, user_id, task_id, start, slot, float(value), energy_after, now
             )
-        habit, count = tx.load_habit(user_id, task_id, self._neutral)
-        habit, count = behavioural_update(habit, slot, value, count, self._params)
-        tx.save_habit(user_id, task_id, habit, count, now)
-        if energy_after is not None:
-            energy, energy_count = tx.load_energy(user_id, self._neutral)
-            energy, energy_count = behavioural_update(
-                energy, slot, energy_after, energy_count, self._params
-            )
-            tx.save_energy(user_id, energy, energy_count, now)
+        energy = None if energy_after is None else float(energy_after)
+        self.learner.record(tx, user_id, task_id, slot, float(value), energy, start, now)
         tx.insert_update(
             key=key,
             user_id=user_id,
@@ -294,43 +326,27 @@ class Calsync:
             energy_after=energy_after,
             now=now,
         )
-        for affected in {old.task_type_id, task_id}:
-            if affected is not None:
-                self._replay_habit(tx, old.user_id, affected, now)
-        if old.energy_after is not None or energy_after is not None:
-            self._replay_energy(tx, old.user_id, now)
+        affected = [t for t in {old.task_type_id, task_id} if t is not None]
+        energy = old.energy_after is not None or energy_after is not None
+        self.learner.replay(tx, old.user_id, affected, energy, now)
         logger.info("corrected an earlier update (slot %d)", slot)
         return RecordResult(CORRECTED, old.idempotency_key, slot)
 
-    def _replay(self, rows: Iterable[UpdateRow], energy: bool) -> tuple[np.ndarray, int]:
-        array, count = neutral_array(self._neutral), 0
-        for row in rows:
-            if row.kind == "completion":
-                value = row.energy_after if energy else row.success
-                assert row.slot is not None
-                assert value is not None
-                array, count = behavioural_update(array, row.slot, value, count, self._params)
-            else:
-                array = apply_adjustments(array, row.adjustments or [], self._merge)
-        return array, count
-
-    def _replay_habit(self, tx: StoreTx, user_id: str, task_id: int, now: datetime) -> None:
-        array, count = self._replay(tx.updates_for_habit(user_id, task_id), energy=False)
-        tx.save_habit(user_id, task_id, array, count, now)
-
-    def _replay_energy(self, tx: StoreTx, user_id: str, now: datetime) -> None:
-        array, count = self._replay(tx.updates_for_energy(user_id), energy=True)
-        tx.save_energy(user_id, array, count, now)
-
     def rebuild(self, user: str | None = None) -> None:
-        """Recompute every array of a user from the update log with the current config."""
+        """Recompute every array of a user from the update log with the current config.
+
+        The EMA learner replays the log in order; the evidence learner
+        recomputes the evidence of every stream from the user's completions
+        (task types from slot, success and start; energy from the ratings)
+        and the arrays from it. The configuration's learner fingerprint is
+        recorded for the user.
+        """
         user_id = self._user(user)
         now = self.clock.now()
         with self.store.write() as tx:
             self._zone(tx, user_id)
-            for task_id in tx.task_type_names():
-                self._replay_habit(tx, user_id, task_id, now)
-            self._replay_energy(tx, user_id, now)
+            self.learner.rebuild(tx, user_id, now)
+            tx.save_learner_fingerprint(user_id, self._fingerprint, now)
 
     def apply_adjustments(
         self,
@@ -341,6 +357,16 @@ class Calsync:
         key: str | None = None,
     ) -> bool:
         """Merge interpreter adjustments into a habit array (or the energy array).
+
+        With the EMA learner they are merged into the current array (70/30),
+        on top of every earlier adjustment. With the evidence learner they are
+        merged into the *prior* of their target, and the newest adjustment row
+        of a target replaces the earlier ones: every interpreter sync re-reads
+        all insights, so its answer is the current view, and repeated syncs do
+        not compound. This is deliberate: a stated preference decides while
+        evidence is thin and yields to behaviour as evidence accumulates.
+        Either way the row is kept in the update log, and completion counts
+        do not change.
 
         Args:
             adjustments: ``{day_pattern, hour_range, modifier, reason}`` items.
@@ -370,16 +396,7 @@ class Calsync:
             self._zone(tx, user_id)
             if tx.find_update(key) is not None:
                 return False
-            if name is None:
-                energy, count = tx.load_energy(user_id, self._neutral)
-                tx.save_energy(user_id, apply_adjustments(energy, parsed, self._merge), count, now)
-                task_id = None
-            else:
-                task_id = self.task_type_id_in(tx, name)
-                habit, count = tx.load_habit(user_id, task_id, self._neutral)
-                tx.save_habit(
-                    user_id, task_id, apply_adjustments(habit, parsed, self._merge), count, now
-                )
+            task_id = None if name is None else self.task_type_id_in(tx, name)
             tx.insert_update(
                 key=key,
                 user_id=user_id,
@@ -388,17 +405,26 @@ class Calsync:
                 now=now,
                 adjustments=payload,
             )
+            self.learner.adjust(tx, user_id, task_id, parsed, now)
         return True
 
     # ------------------------------------------------------------------ reading
 
+    def habit_in(self, tx: StoreTx, task_type: str, user_id: str) -> tuple[np.ndarray, int]:
+        """A habit array and its completion count, inside a transaction.
+
+        Before anything is stored: the learner's default (neutral for the EMA,
+        the population prior for the evidence learner) and 0.
+        """
+        task_id = self.task_type_id_in(tx, self.task_type(task_type).name)
+        return tx.load_habit(user_id, task_id, self._habit_default)
+
     def habit(self, task_type: str, user: str | None = None) -> WeeklyArrayView:
-        """The habit array of a task type (neutral until something is learned)."""
-        name = self.task_type(task_type).name
+        """The habit array of a task type (the learner's default until something is learned)."""
         user_id = self._user(user)
         with self.store.read() as tx:
             self._zone(tx, user_id)
-            array, count = tx.load_habit(user_id, self.task_type_id_in(tx, name), self._neutral)
+            array, count = self.habit_in(tx, task_type, user_id)
         return WeeklyArrayView(array, count)
 
     def energy(self, user: str | None = None) -> WeeklyArrayView:
@@ -432,7 +458,7 @@ class Calsync:
         user_id = self._user(user)
         with self.store.read() as tx:
             tz = self._zone(tx, user_id)
-            habit, _ = tx.load_habit(user_id, self.task_type_id_in(tx, task.name), self._neutral)
+            habit, _ = self.habit_in(tx, task.name, user_id)
             energy, _ = tx.load_energy(user_id, self._neutral)
         return find_optimal_slot(habit, energy, duration, periods, tz, self._scoring)
 
@@ -445,7 +471,7 @@ class Calsync:
             names = tx.task_type_names()
         by_name = {names[task_id]: value for task_id, value in stored.items()}
         habits = {
-            task.name: by_name.get(task.name, (neutral_array(self._neutral), 0))
+            task.name: by_name.get(task.name, (self._habit_default.copy(), 0))
             for task in self.config.task_types
         }
         return learning_progress(
@@ -454,6 +480,7 @@ class Calsync:
             self.config.learning.mature_after,
             neutral=self._neutral,
             peaks=self.config.learning.peak_slots,
+            baseline=self._habit_default,
         )
 
 

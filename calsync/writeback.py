@@ -237,12 +237,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
 
     # 2. The plan, from what calsync knows now.
     with cs.store.read() as tx:
-        habits = {
-            t.name: tx.load_habit(
-                user, cs.task_type_id_in(tx, t.name), config.learning.neutral_value
-            )
-            for t in config.task_types
-        }
+        habits = {t.name: cs.habit_in(tx, t.name, user) for t in config.task_types}
         energy, _ = tx.load_energy(user, config.learning.neutral_value)
         mirror = tx.events(start=now, end=now + params.horizon)
     specs = task_specs(config, {name: array for name, (array, _) in habits.items()}, params)

@@ -13,6 +13,9 @@ import pytest
 
 from calsync.cli import main
 
+#: The heatmap's shades without colour, lightest first.
+SHADES = " .:-=+*#%@"
+
 GOOD = """
 [user]
 id = "alice"
@@ -136,10 +139,13 @@ def test_record_status_and_heatmap(good_config: Path, capsys: pytest.CaptureFixt
     assert status["user"] == "alice"
     assert status["total_completions"] == 1
     assert status["maturity"] == "bootstrap"
-    assert status["tasks"][0]["peak_slots"] == ["Tuesday 09:00"]
+    # The completed slot is the best; the evidence learner's smoothing across
+    # neighbouring hours makes the hours around it on the same day the next best.
+    assert status["tasks"][0]["peak_slots"] == ["Tuesday 09:00", "Tuesday 10:00", "Tuesday 08:00"]
+    assert status["tasks"][0]["best_day"] == "Tuesday"
 
     assert main([*base, "status"]) == 0
-    assert "Deep Coding: 1 completion(s)" in capsys.readouterr().out
+    assert "Deep Coding: 1 completion(s); best day Tuesday" in capsys.readouterr().out
 
     assert main([*base, "heatmap", "Deep Coding", "--color", "never"]) == 0
     grid = capsys.readouterr().out.splitlines()
@@ -148,11 +154,39 @@ def test_record_status_and_heatmap(good_config: Path, capsys: pytest.CaptureFixt
     assert len(rows) == 7
     tuesday = rows[2][6:]
     assert len(tuesday) == 48
-    assert tuesday[18:20] == "@@"  # 09:00 is the only learned slot, the darkest cell
-    assert set(rows[0][6:]) == {"="}  # untouched slots: neutral, the middle shade
+    darkest = max((c for row in rows for c in row[6:]), key=SHADES.index)
+    assert tuesday[18:20] == darkest * 2  # 09:00, the learned slot, is the darkest cell
+    # Sunday learned (almost) nothing: lighter than Tuesday 09:00 everywhere, and
+    # the same as Saturday (the population prior, the same curve every day).
+    assert all(SHADES.index(c) < SHADES.index(darkest) for c in rows[0][6:])
+    assert rows[0][6:] == rows[6][6:]
 
     assert main([*base, "heatmap", "energy", "--color", "always"]) == 0
     assert "\x1b[48;5;" in capsys.readouterr().out
+
+
+def test_status_and_heatmap_under_the_ema_learner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[learning]\nlearner = "ema"\n' + GOOD,
+        encoding="utf-8",
+    )
+    base = ["--config", str(config)]
+    assert main([*base, "record", "Deep Coding", "2026-11-24T09:30", "--success", "0.9"]) == 0
+    capsys.readouterr()
+    assert main([*base, "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["tasks"][0]["peak_slots"] == ["Tuesday 09:00"]  # the EMA moves one slot
+    assert status["tasks"][0]["peak_values"] == [0.58]  # 0.5 * 0.8 + 0.9 * 0.2
+
+    assert main([*base, "heatmap", "Deep Coding", "--color", "never"]) == 0
+    grid = capsys.readouterr().out.splitlines()
+    rows = [line for line in grid if line[:3] in {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}]
+    tuesday = rows[2][6:]
+    assert tuesday[18:20] == "@@"  # 09:00 is the only learned slot, the darkest cell
+    assert set(rows[0][6:]) == {"="}  # untouched slots: neutral, the middle shade
 
 
 def test_init_refuses_an_unknown_zone_and_unwritable_paths(
@@ -253,7 +287,8 @@ def test_sync_reads_an_ics_file_and_learns(
     assert main([*base, "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["total_completions"] == 1
-    assert status["tasks"][0]["peak_slots"] == ["Monday 09:00"]  # 08:00 UTC = 09:00 Berlin
+    assert status["tasks"][0]["peak_slots"][0] == "Monday 09:00"  # 08:00 UTC = 09:00 Berlin
+    assert status["tasks"][0]["best_day"] == "Monday"
     assert status["sources"][0]["name"] == "file"
     assert status["sources"][0]["last_error"] is None
 

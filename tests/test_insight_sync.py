@@ -18,7 +18,8 @@ from calsync.insights.memory import InMemoryMemoryStore, SqliteMemoryStore
 from calsync.insights.rules import behavioural_insights, generate_insights, weekly_insights
 from calsync.insights.sync import InsightService, energy_profile
 from calsync.insights.types import Interpretation, Profile
-from calsync.learning.habits import neutral_array
+from calsync.learning.evidence import energy_array
+from calsync.learning.habits import Adjustment, neutral_array
 from calsync.learning.slots import get_weekly_index
 from calsync.service import Calsync
 from calsync.service import open as open_calsync
@@ -42,16 +43,21 @@ class Counting:
         return self.inner.interpret(insights, profile)  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def cs(tmp_path: Path) -> Iterator[Calsync]:
+def open_cs(tmp_path: Path, learner: str = "evidence") -> Calsync:
     config = parse_config(
         {
             "state_dir": str(tmp_path),
             "user": {"timezone": "Europe/Berlin"},
             "task_types": [{"name": "Deep Coding", "keywords": ["coding"]}],
+            "learning": {"learner": learner},
         }
     )
-    instance = open_calsync(config, clock=FixedClock(NOW))
+    return open_calsync(config, clock=FixedClock(NOW))
+
+
+@pytest.fixture
+def cs(tmp_path: Path) -> Iterator[Calsync]:
+    instance = open_cs(tmp_path)
     yield instance
     instance.close()
 
@@ -200,7 +206,10 @@ def test_energy_profile_lists_peaks_and_valleys() -> None:
     assert profile.completions == 7
 
 
-def test_a_hijacked_model_through_the_whole_sync_cannot_corrupt_the_arrays(cs: Calsync) -> None:
+@pytest.mark.parametrize("learner", ["ema", "evidence"])
+def test_a_hijacked_model_through_the_whole_sync_cannot_corrupt_the_arrays(
+    tmp_path: Path, learner: str
+) -> None:
     from calsync.insights.interpret import OpenAIInterpreter
 
     from .fake_openai import FakeOpenAI, answer
@@ -213,6 +222,7 @@ def test_a_hijacked_model_through_the_whole_sync_cannot_corrupt_the_arrays(cs: C
         ]
     )
     fake = FakeOpenAI(responder=lambda _body: hostile)
+    cs = open_cs(tmp_path, learner)
     try:
         interpreter = OpenAIInterpreter(
             fake.base_url, "m", timeout=5.0, max_retries=0, api_key_env="CALSYNC_TEST_OPENAI_KEY"
@@ -222,12 +232,27 @@ def test_a_hijacked_model_through_the_whole_sync_cannot_corrupt_the_arrays(cs: C
         cs.record_completion("Deep Coding", NOW - timedelta(hours=3), 0.9, 0.8)
         before = cs.energy().values.copy()
         report = insights.sync()
+        after = cs.energy().values
+        with cs.store.read() as tx:
+            evidence = tx.evidence("me").get(None)  # kept by the evidence learner only
     finally:
         fake.close()
+        cs.close()
     assert report.adjustments_applied == 1
     assert report.usage.calls == 1
     assert report.usage.prompt_tokens > 0
-    after = cs.energy().values
     # Clamped to 1.5: value * 0.7 + value * 1.5 * 0.3 = value * 1.15, never more, never above 1.
-    assert np.allclose(after, np.minimum(before * 1.15, 1.0))
+    clamped = Adjustment("all", tuple(range(24)), 1.5)
+    if learner == "ema":
+        assert np.allclose(after, np.minimum(before * 1.15, 1.0))
+    else:
+        # The evidence learner scales the energy prior (neutral * 1.15 = 0.575), which
+        # the one rating outweighs where it was given: never more than the EMA's bound.
+        params = cs.config.learning.evidence_params()
+        assert evidence is not None
+        expected = energy_array(evidence, params, neutral=0.5, adjustments=[clamped])
+        np.testing.assert_array_equal(after, expected)
+        assert after[get_weekly_index(2, 0)] == pytest.approx(0.575)
+        assert np.all(after <= np.minimum(before * 1.15, 1.0) + 1e-12)
+        assert np.all(after >= before)
     assert np.all((after >= 0) & (after <= 1))

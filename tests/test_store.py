@@ -24,8 +24,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from calsync.clock import FixedClock
-from calsync.config import EXAMPLE_TASK_TYPES, embedded_default, parse_config
+from calsync.config import EXAMPLE_TASK_TYPES, Config, embedded_default, parse_config
 from calsync.errors import InputError, SchemaTooNewError, StoreError
+from calsync.learning.evidence import (
+    SlotEvidence,
+    energy_array,
+    evidence_from,
+    posterior_arrays,
+)
 from calsync.learning.habits import behavioural_update, neutral_array
 from calsync.service import Calsync
 from calsync.service import open as open_calsync
@@ -43,10 +49,19 @@ def _url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def _config(learner: str | None = None) -> Config:
+    """The embedded default config, optionally with another ``learning.learner``."""
+    config = embedded_default()
+    if learner is None:
+        return config
+    learning = config.learning.model_copy(update={"learner": learner})
+    return config.model_copy(update={"learning": learning})
+
+
 @contextmanager
-def _calsync(path: Path) -> Iterator[Calsync]:
-    """A Calsync with the embedded default config on the SQLite file ``path``."""
-    with open_calsync(embedded_default(), store_url=_url(path), clock=FixedClock(NOW)) as cs:
+def _calsync(path: Path, learner: str | None = None) -> Iterator[Calsync]:
+    """A Calsync with the embedded default config (or another learner) on the file ``path``."""
+    with open_calsync(_config(learner), store_url=_url(path), clock=FixedClock(NOW)) as cs:
         yield cs
 
 
@@ -69,7 +84,7 @@ def test_fresh_file_is_migrated_to_head_with_the_configured_pragmas(tmp_path: Pa
     with open_calsync(config, store_url=_url(path), clock=FixedClock(NOW)) as cs:
         engine = cs.store.engine
         assert path.is_file()
-        assert current_revision(engine) == head_revision() == "0004_llm_sync"
+        assert current_revision(engine) == head_revision() == "0005_learner_evidence"
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -261,15 +276,18 @@ def test_corrected_rating_equals_recording_the_corrected_value_alone(tmp_path: P
         np.testing.assert_array_equal(_habit(cs)[0], expected[0])
 
 
-def test_correction_replays_later_completions_in_order(tmp_path: Path) -> None:
-    # The second completion lands in another slot, but its learning rate depends on
-    # the count, so the replay must run corrected-first, then second.
-    with _calsync(tmp_path / "fresh.db") as fresh:
+@pytest.mark.parametrize("learner", ["ema", "evidence"])
+def test_correction_replays_later_completions_in_order(tmp_path: Path, learner: str) -> None:
+    # The second completion lands in another slot, but (EMA) its learning rate depends
+    # on the count, or (evidence) the smoothing carries the first into its slot, so the
+    # replay must run corrected-first, then second.
+    with _calsync(tmp_path / "fresh.db", learner) as fresh:
         fresh.record_completion(DEEP, TUESDAY_9, success=0.1)
         fresh.record_completion(DEEP, WEDNESDAY_10, success=0.7)
         expected = _habit(fresh)
+        expected_email = _habit(fresh, "Email")
 
-    with _calsync(tmp_path / "c.db") as cs:
+    with _calsync(tmp_path / "c.db", learner) as cs:
         key = cs.record_completion(DEEP, TUESDAY_9, success=0.95).key
         cs.record_completion(DEEP, WEDNESDAY_10, success=0.7)
         assert cs.record_completion(DEEP, TUESDAY_9, success=0.1).status == "corrected"
@@ -279,10 +297,13 @@ def test_correction_replays_later_completions_in_order(tmp_path: Path) -> None:
         assert _count_updates(cs) == 2
         with cs.store.read() as tx:
             assert [h["success"] for h in tx.update_history(key)] == [0.95]
-        # The other task types are untouched.
+        # The other task types learned nothing themselves: neutral under the EMA, and
+        # under the evidence learner what they pool from the corrected history.
         email, email_count = _habit(cs, "Email")
         assert email_count == 0
-        np.testing.assert_array_equal(email, neutral_array())
+        np.testing.assert_array_equal(email, expected_email[0])
+        if learner == "ema":
+            np.testing.assert_array_equal(email, neutral_array())
 
 
 def test_corrected_energy_after_equals_recording_it_alone(tmp_path: Path) -> None:
@@ -496,14 +517,14 @@ _WORKERS = 3
 _PER_WORKER = 40
 
 
-def _record_many(url: str, worker: int, count: int, barrier: Any) -> None:
+def _record_many(url: str, worker: int, count: int, learner: str, barrier: Any) -> None:
     """Worker process: open the shared file, wait for the others, record ``count`` completions.
 
     Worker ``w`` records in week ``w`` at hours ``0..count-1``, so the starts are
     distinct while the weekly slots are shared by every worker (with different
     ratings), which makes the arrays depend on the order the writes commit in.
     """
-    with open_calsync(embedded_default(), store_url=url, clock=FixedClock(NOW)) as cs:
+    with open_calsync(_config(learner), store_url=url, clock=FixedClock(NOW)) as cs:
         barrier.wait(timeout=60)
         base = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(weeks=worker)
         last_seen = 0
@@ -544,12 +565,15 @@ def _run(target: Any, url: str, workers: int, *args: Any) -> None:
 
 
 @pytest.mark.slow
-def test_concurrent_writers_in_several_processes_lose_no_update(tmp_path: Path) -> None:
+@pytest.mark.parametrize("learner", ["ema", "evidence"])
+def test_concurrent_writers_in_several_processes_lose_no_update(
+    tmp_path: Path, learner: str
+) -> None:
     path = tmp_path / "shared.db"  # not created beforehand: the workers race to migrate it
     total = _WORKERS * _PER_WORKER
-    _run(_record_many, _url(path), _WORKERS, _PER_WORKER)
+    _run(_record_many, _url(path), _WORKERS, _PER_WORKER, learner)
 
-    with _calsync(path) as cs:
+    with _calsync(path, learner) as cs:
         assert current_revision(cs.store.engine) == head_revision()
         with cs.store.read() as tx:
             assert tx.count_updates() == total
@@ -563,16 +587,30 @@ def test_concurrent_writers_in_several_processes_lose_no_update(tmp_path: Path) 
         assert len({row.occurred_at for row in log}) == total
 
         # Independent sequential replay of the log in seq order.
-        params = cs.config.learning.params()
         replay, replay_energy = neutral_array(), neutral_array()
-        for n, row in enumerate(log):
-            assert row.slot is not None
-            assert row.success is not None
-            assert row.energy_after is not None
-            replay, _ = behavioural_update(replay, row.slot, row.success, n, params)
-            replay_energy, _ = behavioural_update(
-                replay_energy, row.slot, row.energy_after, n, params
-            )
+        if learner == "ema":
+            params = cs.config.learning.params()
+            for n, row in enumerate(log):
+                assert row.slot is not None
+                assert row.success is not None
+                assert row.energy_after is not None
+                replay, _ = behavioural_update(replay, row.slot, row.success, n, params)
+                replay_energy, _ = behavioural_update(
+                    replay_energy, row.slot, row.energy_after, n, params
+                )
+        else:
+            # The outcomes arrive out of time order (worker 2's week may commit before
+            # worker 0's); the evidence is the same sums however they interleave, and
+            # a lost update would be missing from them.
+            evidence_params = cs.config.learning.evidence_params()
+            outcomes = [(r.slot, r.success, r.occurred_at) for r in log]
+            ratings = [(r.slot, r.energy_after, r.occurred_at) for r in log]
+            deep = evidence_from(outcomes, evidence_params)  # type: ignore[arg-type]
+            empty = SlotEvidence()
+            replay = posterior_arrays(
+                {DEEP: deep, "Email": empty, "Exercise": empty}, evidence_params
+            )[DEEP]
+            replay_energy = energy_array(evidence_from(ratings, evidence_params), evidence_params)  # type: ignore[arg-type]
         np.testing.assert_array_equal(habit, replay)
         np.testing.assert_array_equal(energy.values, replay_energy)
 

@@ -16,6 +16,11 @@ adjustments:
 4. the validated, clamped adjustments are merged into the user's energy
    array (70 % behaviour, 30 % interpreter), which every task type's score
    uses; a failed or invalid answer changes nothing and is retried next sync.
+   With the evidence learner (the default) they shape the energy array's
+   prior, and each sync's answer replaces the previous one — it was computed
+   from all the insights — so repeated syncs do not compound, and the
+   user's words yield to behaviour as ratings accumulate (see
+   :meth:`calsync.service.Calsync.apply_adjustments`).
 
 Each run is recorded: users synced, adjustments applied, calls, tokens, cost
 and duration.

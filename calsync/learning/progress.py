@@ -21,9 +21,9 @@ class TaskProgress:
     Attributes:
         task_type: The task type's name.
         completion_count: Completions learned from.
-        peak_slots: The best slots above neutral, best first (``"Tuesday 09:00"``).
+        peak_slots: The best slots above the baseline, best first (``"Tuesday 09:00"``).
         peak_values: Habit values of ``peak_slots``.
-        best_day: The day with the highest mean habit, or ``None`` while all are equal.
+        best_day: The day of the best peak, or ``None`` while there is none.
 
     """
 
@@ -70,16 +70,36 @@ def maturity(total_completions: int, developing_after: int, mature_after: int) -
 
 
 def task_progress(
-    name: str, habit: WeeklyArray, completion_count: int, neutral: float = 0.5, peaks: int = 3
+    name: str,
+    habit: WeeklyArray,
+    completion_count: int,
+    neutral: float = 0.5,
+    peaks: int = 3,
+    baseline: WeeklyArray | None = None,
 ) -> TaskProgress:
-    """Summarise one task type's habit array."""
+    """Summarise one task type's habit array.
+
+    The best day is the day of the best peak — the day calsync would pick
+    first — rather than the day with the highest mean, which a learner that
+    smooths evidence across similar days can hand to a neighbour of the days
+    that actually went well.
+
+    Args:
+        name: The task type.
+        habit: Its habit array.
+        completion_count: Completions learned from.
+        neutral: The arrays' neutral value.
+        peaks: How many peak slots to list.
+        baseline: The array before anything is learned (default: ``neutral``
+            everywhere); only slots above it are peaks.
+
+    """
     _check_array(habit)
+    floor = np.full(len(habit), neutral) if baseline is None else np.asarray(baseline)
+    _check_array(floor)
     order = sorted(range(len(habit)), key=lambda i: (-habit[i], i))
-    top = [i for i in order if habit[i] > neutral + _EPSILON][:peaks]
-    daily = habit.reshape(7, 24).mean(axis=1)
-    best_day = None
-    if float(daily.max() - daily.min()) > _EPSILON:
-        best_day = DAY_NAMES[int(np.argmax(daily))]
+    top = [i for i in order if habit[i] > floor[i] + _EPSILON][:peaks]
+    best_day = DAY_NAMES[top[0] // 24] if top else None
     return TaskProgress(
         task_type=name,
         completion_count=completion_count,
@@ -95,6 +115,7 @@ def learning_progress(
     mature_after: int,
     neutral: float = 0.5,
     peaks: int = 3,
+    baseline: WeeklyArray | None = None,
 ) -> LearningProgress:
     """Summarise every task type's array and the user's overall maturity.
 
@@ -104,10 +125,13 @@ def learning_progress(
         mature_after: Total completions from which the user is ``mature``.
         neutral: The arrays' neutral value; only slots above it are peaks.
         peaks: How many peak slots to list per task type.
+        baseline: The arrays before anything is learned, when not ``neutral``
+            everywhere (the evidence learner's population prior); only slots
+            above it are peaks.
 
     """
     tasks = [
-        task_progress(name, array, count, neutral=neutral, peaks=peaks)
+        task_progress(name, array, count, neutral=neutral, peaks=peaks, baseline=baseline)
         for name, (array, count) in habits.items()
     ]
     total = sum(t.completion_count for t in tasks)

@@ -18,10 +18,22 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from calsync.errors import CalsyncError, StoreError
+from calsync.learning.evidence import SlotEvidence
 from calsync.learning.habits import neutral_array
 from calsync.model import Event, event_from_dict, event_to_dict
 from calsync.store import tables as t
@@ -100,6 +112,78 @@ def insight_fingerprint(kind: str, text: str) -> str:
     return hashlib.sha256(f"{kind}\0{normalized}".encode()).hexdigest()
 
 
+# Statements on the learning hot path (every completion runs a dozen), built
+# once with bind parameters: constructing one costs several times more than
+# executing it on SQLite.
+_h = t.habit_arrays.c
+_e = t.energy_arrays.c
+_ev = t.learner_evidence.c
+_bu = t.behaviour_updates.c
+_USER_TIMEZONE = select(t.users.c.timezone).where(t.users.c.id == bindparam("user_id"))
+_TASK_TYPE_ID = select(t.task_types.c.id).where(t.task_types.c.name == bindparam("name"))
+_LOAD_HABIT = (
+    select(_h.slots, _h.completion_count)
+    .where(_h.user_id == bindparam("user_id"), _h.task_type_id == bindparam("task_type_id"))
+    .with_for_update()
+)
+_UPDATE_HABIT = (
+    update(t.habit_arrays)
+    .where(_h.user_id == bindparam("p_user_id"), _h.task_type_id == bindparam("p_task_type_id"))
+    .values(
+        slots=bindparam("p_slots"),
+        completion_count=bindparam("p_completion_count"),
+        updated_at=bindparam("p_updated_at"),
+    )
+)
+_HABIT_COUNTS = (
+    select(_h.task_type_id, _h.completion_count)
+    .where(_h.user_id == bindparam("user_id"))
+    .with_for_update()
+)
+_LOAD_ENERGY = (
+    select(_e.slots, _e.update_count).where(_e.user_id == bindparam("user_id")).with_for_update()
+)
+_UPDATE_ENERGY = (
+    update(t.energy_arrays)
+    .where(_e.user_id == bindparam("p_user_id"))
+    .values(
+        slots=bindparam("p_slots"),
+        update_count=bindparam("p_update_count"),
+        updated_at=bindparam("p_updated_at"),
+    )
+)
+_LOAD_EVIDENCE = (
+    select(_ev.stream, _ev.positive, _ev.negative, _ev.reference_at)
+    .where(_ev.user_id == bindparam("user_id"))
+    .with_for_update()
+)
+_UPDATE_EVIDENCE = (
+    update(t.learner_evidence)
+    .where(_ev.user_id == bindparam("p_user_id"), _ev.stream == bindparam("p_stream"))
+    .values(
+        positive=bindparam("p_positive"),
+        negative=bindparam("p_negative"),
+        reference_at=bindparam("p_reference_at"),
+        updated_at=bindparam("p_updated_at"),
+    )
+)
+_FIND_UPDATE = select(t.behaviour_updates).where(_bu.idempotency_key == bindparam("key"))
+_INSERT_UPDATE = insert(t.behaviour_updates)
+_LATEST_ADJUSTMENTS = select(_bu.task_type_id, _bu.adjustments).where(
+    _bu.seq.in_(
+        select(func.max(_bu.seq))
+        .where(_bu.user_id == bindparam("user_id"), _bu.kind == "adjustment")
+        .group_by(_bu.task_type_id)
+        .scalar_subquery()
+    )
+)
+
+
+def _prefixed(**values: Any) -> dict[str, Any]:
+    """Parameters of an ``_UPDATE_*`` statement (whose bind names cannot be column names)."""
+    return {f"p_{name}": value for name, value in values.items()}
+
+
 class StoreTx:
     """Data access inside one open transaction (see :meth:`Store.write`)."""
 
@@ -122,9 +206,7 @@ class StoreTx:
 
     def user_timezone(self, user_id: str) -> str | None:
         """The user's IANA time zone, or ``None`` for an unknown user."""
-        return self._conn.execute(
-            select(t.users.c.timezone).where(t.users.c.id == user_id)
-        ).scalar_one_or_none()
+        return self._conn.execute(_USER_TIMEZONE, {"user_id": user_id}).scalar_one_or_none()
 
     def users(self) -> dict[str, str]:
         """Every user id with its time zone."""
@@ -140,9 +222,7 @@ class StoreTx:
 
     def task_type_id(self, name: str) -> int | None:
         """The id of task type ``name``, or ``None``."""
-        return self._conn.execute(
-            select(t.task_types.c.id).where(t.task_types.c.name == name)
-        ).scalar_one_or_none()
+        return self._conn.execute(_TASK_TYPE_ID, {"name": name}).scalar_one_or_none()
 
     def task_type_names(self) -> dict[int, str]:
         """Every task type id with its name."""
@@ -150,21 +230,20 @@ class StoreTx:
 
     # ------------------------------------------------------------------ arrays
 
-    def load_habit(self, user_id: str, task_type_id: int, neutral: float) -> tuple[np.ndarray, int]:
-        """The habit array and completion count (neutral and 0 when none is stored).
+    def load_habit(
+        self, user_id: str, task_type_id: int, neutral: float | np.ndarray
+    ) -> tuple[np.ndarray, int]:
+        """The habit array and completion count.
 
-        On databases with row locks the row is locked for the rest of the transaction.
+        When none is stored: ``neutral`` (a value for every slot, or a whole
+        default array, which is copied) and 0. On databases with row locks the
+        row is locked for the rest of the transaction.
         """
         row = self._conn.execute(
-            select(t.habit_arrays.c.slots, t.habit_arrays.c.completion_count)
-            .where(
-                t.habit_arrays.c.user_id == user_id,
-                t.habit_arrays.c.task_type_id == task_type_id,
-            )
-            .with_for_update()
+            _LOAD_HABIT, {"user_id": user_id, "task_type_id": task_type_id}
         ).first()
         if row is None:
-            return neutral_array(neutral), 0
+            return _default_array(neutral), 0
         return t.blob_to_array(row.slots), int(row.completion_count)
 
     def save_habit(
@@ -173,12 +252,7 @@ class StoreTx:
         """Insert or replace a habit array."""
         values = {"slots": t.array_to_blob(array), "completion_count": count, "updated_at": now}
         result = self._conn.execute(
-            update(t.habit_arrays)
-            .where(
-                t.habit_arrays.c.user_id == user_id,
-                t.habit_arrays.c.task_type_id == task_type_id,
-            )
-            .values(**values)
+            _UPDATE_HABIT, _prefixed(user_id=user_id, task_type_id=task_type_id, **values)
         )
         if result.rowcount == 0:
             self._conn.execute(
@@ -187,11 +261,7 @@ class StoreTx:
 
     def load_energy(self, user_id: str, neutral: float) -> tuple[np.ndarray, int]:
         """The user's energy array and update count (neutral and 0 when none is stored)."""
-        row = self._conn.execute(
-            select(t.energy_arrays.c.slots, t.energy_arrays.c.update_count)
-            .where(t.energy_arrays.c.user_id == user_id)
-            .with_for_update()
-        ).first()
+        row = self._conn.execute(_LOAD_ENERGY, {"user_id": user_id}).first()
         if row is None:
             return neutral_array(neutral), 0
         return t.blob_to_array(row.slots), int(row.update_count)
@@ -199,9 +269,7 @@ class StoreTx:
     def save_energy(self, user_id: str, array: np.ndarray, count: int, now: datetime) -> None:
         """Insert or replace the user's energy array."""
         values = {"slots": t.array_to_blob(array), "update_count": count, "updated_at": now}
-        result = self._conn.execute(
-            update(t.energy_arrays).where(t.energy_arrays.c.user_id == user_id).values(**values)
-        )
+        result = self._conn.execute(_UPDATE_ENERGY, _prefixed(user_id=user_id, **values))
         if result.rowcount == 0:
             self._conn.execute(insert(t.energy_arrays).values(user_id=user_id, **values))
 
@@ -210,13 +278,79 @@ class StoreTx:
         rows = self._conn.execute(select(t.habit_arrays).where(t.habit_arrays.c.user_id == user_id))
         return {r.task_type_id: (t.blob_to_array(r.slots), int(r.completion_count)) for r in rows}
 
+    def habit_counts(self, user_id: str) -> dict[int, int]:
+        """The completion count of every stored habit array of a user, by task type id.
+
+        On databases with row locks the rows are locked for the rest of the transaction.
+        """
+        rows = self._conn.execute(_HABIT_COUNTS, {"user_id": user_id})
+        return {r.task_type_id: int(r.completion_count) for r in rows}
+
+    # ------------------------------------------------------------------ learner evidence
+
+    def evidence(self, user_id: str) -> dict[int | None, SlotEvidence]:
+        """Every stored evidence stream of a user: by task type id, ``None`` for energy.
+
+        On databases with row locks the rows are locked for the rest of the transaction.
+        """
+        rows = self._conn.execute(_LOAD_EVIDENCE, {"user_id": user_id})
+        return {
+            _stream_target(r.stream): SlotEvidence(
+                t.blob_to_array(r.positive),
+                t.blob_to_array(r.negative),
+                None if r.reference_at is None else r.reference_at.timestamp(),
+            )
+            for r in rows
+        }
+
+    def save_evidence(
+        self, user_id: str, task_type_id: int | None, evidence: SlotEvidence, now: datetime
+    ) -> None:
+        """Insert or replace one evidence stream (``task_type_id`` ``None``: energy)."""
+        reference = (
+            None if evidence.reference is None else datetime.fromtimestamp(evidence.reference, UTC)
+        )
+        values = {
+            "positive": t.array_to_blob(evidence.positive),
+            "negative": t.array_to_blob(evidence.negative),
+            "reference_at": reference,
+            "updated_at": now,
+        }
+        stream = _stream_name(task_type_id)
+        result = self._conn.execute(
+            _UPDATE_EVIDENCE, _prefixed(user_id=user_id, stream=stream, **values)
+        )
+        if result.rowcount == 0:
+            self._conn.execute(
+                insert(t.learner_evidence).values(user_id=user_id, stream=stream, **values)
+            )
+
+    def delete_evidence(self, user_id: str) -> None:
+        """Forget every evidence stream of a user (before a rebuild)."""
+        self._conn.execute(
+            delete(t.learner_evidence).where(t.learner_evidence.c.user_id == user_id)
+        )
+
+    def learner_fingerprint(self, user_id: str) -> str | None:
+        """The learner configuration that shaped the user's arrays, if recorded."""
+        return self._conn.execute(
+            select(t.learner_state.c.fingerprint).where(t.learner_state.c.user_id == user_id)
+        ).scalar_one_or_none()
+
+    def save_learner_fingerprint(self, user_id: str, fingerprint: str, now: datetime) -> None:
+        """Record the learner configuration that shaped the user's arrays."""
+        values = {"fingerprint": fingerprint, "updated_at": now}
+        result = self._conn.execute(
+            update(t.learner_state).where(t.learner_state.c.user_id == user_id).values(**values)
+        )
+        if result.rowcount == 0:
+            self._conn.execute(insert(t.learner_state).values(user_id=user_id, **values))
+
     # ------------------------------------------------------------------ the update log
 
     def find_update(self, key: str) -> UpdateRow | None:
         """The log row with this idempotency key, if any."""
-        row = self._conn.execute(
-            select(t.behaviour_updates).where(t.behaviour_updates.c.idempotency_key == key)
-        ).first()
+        row = self._conn.execute(_FIND_UPDATE, {"key": key}).first()
         return _update_row(row) if row is not None else None
 
     def insert_update(
@@ -235,19 +369,20 @@ class StoreTx:
     ) -> int:
         """Append a row to the update log; return its sequence number."""
         result = self._conn.execute(
-            insert(t.behaviour_updates).values(
-                idempotency_key=key,
-                user_id=user_id,
-                task_type_id=task_type_id,
-                kind=kind,
-                occurred_at=occurred_at,
-                slot=slot,
-                success=success,
-                energy_after=energy_after,
-                adjustments=adjustments,
-                revision=1,
-                recorded_at=now,
-            )
+            _INSERT_UPDATE,
+            {
+                "idempotency_key": key,
+                "user_id": user_id,
+                "task_type_id": task_type_id,
+                "kind": kind,
+                "occurred_at": occurred_at,
+                "slot": slot,
+                "success": success,
+                "energy_after": energy_after,
+                "adjustments": adjustments,
+                "revision": 1,
+                "recorded_at": now,
+            },
         )
         return int(result.inserted_primary_key[0])
 
@@ -314,6 +449,25 @@ class StoreTx:
             .order_by(c.seq)
         )
         return [_update_row(r) for r in rows]
+
+    def completions(self, user_id: str) -> list[UpdateRow]:
+        """Every completion of a user, in the order it arrived."""
+        c = t.behaviour_updates.c
+        rows = self._conn.execute(
+            select(t.behaviour_updates)
+            .where(c.user_id == user_id, c.kind == "completion")
+            .order_by(c.seq)
+        )
+        return [_update_row(r) for r in rows]
+
+    def latest_adjustments(self, user_id: str) -> dict[int | None, list[dict[str, Any]]]:
+        """The newest adjustment row of every target of a user.
+
+        Keyed by task type id, ``None`` for the energy array; the value is
+        that row's list of adjustments.
+        """
+        rows = self._conn.execute(_LATEST_ADJUSTMENTS, {"user_id": user_id})
+        return {r.task_type_id: list(r.adjustments or []) for r in rows}
 
     def count_updates(self, user_id: str | None = None, kind: str | None = None) -> int:
         """How many log rows exist (optionally of one user and kind)."""
@@ -573,6 +727,28 @@ class StoreTx:
         )
         if result.rowcount == 0:
             self._conn.execute(insert(t.sync_state).values(source=state.source, **values))
+
+
+_ENERGY_STREAM = "energy"
+_TASK_STREAM = "task:"
+
+
+def _stream_name(task_type_id: int | None) -> str:
+    return _ENERGY_STREAM if task_type_id is None else f"{_TASK_STREAM}{int(task_type_id)}"
+
+
+def _stream_target(stream: str) -> int | None:
+    if stream == _ENERGY_STREAM:
+        return None
+    if not stream.startswith(_TASK_STREAM):
+        raise StoreError(f"unknown evidence stream {stream!r}")
+    return int(stream.removeprefix(_TASK_STREAM))
+
+
+def _default_array(neutral: float | np.ndarray) -> np.ndarray:
+    if isinstance(neutral, np.ndarray):
+        return np.array(neutral, dtype=np.float64)
+    return neutral_array(neutral)
 
 
 def _instant(value: datetime | date) -> datetime:

@@ -240,3 +240,29 @@ suggestions = Table(
     Column("pending_end", UTCDateTime(), nullable=True),
     Index("ix_suggestions_user_target", "user_id", "target"),
 )
+
+# The evidence learner's sufficient statistics (calsync.learning.evidence): per
+# user and stream — ``task:<task type id>`` or ``energy`` — the decayed
+# successes and failures of every weekly slot and the time they are decayed
+# to. Like the arrays, a cache of the update log: rebuilt from it whenever the
+# learner configuration changes.
+learner_evidence = Table(
+    "learner_evidence",
+    metadata,
+    Column("user_id", String(200), ForeignKey("users.id"), primary_key=True),
+    Column("stream", String(40), primary_key=True),
+    Column("positive", LargeBinary, nullable=False),
+    Column("negative", LargeBinary, nullable=False),
+    Column("reference_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Which learner configuration shaped each user's arrays (kind and parameters,
+# as canonical JSON); a different one at start-up rebuilds them from the log.
+learner_state = Table(
+    "learner_state",
+    metadata,
+    Column("user_id", String(200), ForeignKey("users.id"), primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
