@@ -145,6 +145,46 @@ def test_seed_ema_is_calsyncs_own_store_update() -> None:
     assert results["ema_skips"] == results["ema_skips_store"]
 
 
+def test_evidence_learners_are_calsyncs_own_store_path() -> None:
+    learners = ["evidence", "evidence_store", "evidence_insights", "evidence_insights_store"]
+    results = run.run_benchmark(3, 4, 7, learners)["results"]
+    assert results["evidence"] == results["evidence_store"]
+    assert results["evidence_insights"] == results["evidence_insights_store"]
+    assert results["evidence"] != results["evidence_insights"]
+
+
+def test_evidence_arrays_equal_the_stores_arrays() -> None:
+    user = simulate.make_user(0, 4, TASKS, 2)
+    config = simulate.user_config(user)
+    clock = simulate.FixedClock(user.week_start(1))
+    memory = simulate.EvidenceLearner(config)
+    store = simulate.StoreLearner(config, clock, "evidence", learn_skips=True)
+    try:
+        start = user.week_start(0) + timedelta(days=1, hours=9)
+        for n, (task, success, kind, energy) in enumerate(
+            [
+                ("Email", 0.0, "skip", None),
+                ("Deep Coding", 0.75, "completion", 0.6),
+                ("Exercise", 0.9, "completion", None),
+            ]
+        ):
+            moment = start + timedelta(hours=3 * n)
+            slot = simulate.slot_of(moment, user.tz)
+            for learner in (memory, store):
+                learner.update(
+                    task, slot, success, kind, energy_after=energy, start=moment, key=f"k{n}"
+                )
+        memory.adjust(simulate.RulesInterpreter().read("I crash on Friday afternoons"))
+        store.adjust(simulate.RulesInterpreter().read("I crash on Friday afternoons"))
+        habits, energy = memory.arrays()
+        stored_habits, stored_energy = store.arrays()
+        for name in TASKS:
+            assert np.array_equal(habits[name], stored_habits[name]), name
+        assert np.array_equal(energy, stored_energy)
+    finally:
+        store.close()
+
+
 def test_seed_ema_learns_completions_only() -> None:
     user = simulate.make_user(0, 0, TASKS, 2)
     config = simulate.user_config(user)
