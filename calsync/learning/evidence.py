@@ -119,24 +119,6 @@ class SlotEvidence:
         """The decayed number of observations."""
         return float(self.positive.sum() + self.negative.sum())
 
-    def to_mapping(self) -> dict[str, object]:
-        """A JSON-ready form (for the store)."""
-        return {
-            "positive": [round(float(v), 12) for v in self.positive],
-            "negative": [round(float(v), 12) for v in self.negative],
-            "reference": self.reference,
-        }
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> SlotEvidence:
-        """The inverse of :meth:`to_mapping`."""
-        positive = np.asarray(data["positive"], dtype=np.float64)
-        negative = np.asarray(data["negative"], dtype=np.float64)
-        if positive.shape != (SLOTS_PER_WEEK,) or negative.shape != (SLOTS_PER_WEEK,):
-            raise InputError("stored evidence does not have 168 slots")
-        reference = data.get("reference")
-        return cls(positive, negative, None if reference is None else float(reference))  # type: ignore[arg-type]
-
 
 def add_outcome(
     evidence: SlotEvidence,
