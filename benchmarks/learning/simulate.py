@@ -41,6 +41,7 @@ from calsync.learning.evidence import (
     SlotEvidence,
     add_outcome,
     energy_array,
+    population_prior,
     posterior_arrays,
 )
 from calsync.learning.habits import (
@@ -488,7 +489,8 @@ class EvidenceLearner:
             adjustments=self.energy_adjustments,
             merge=self.merge,
         )
-        return posterior_arrays(self.habits, self.params), energy
+        prior = population_prior(self.neutral)
+        return posterior_arrays(self.habits, self.params, prior=prior), energy
 
 
 class StoreLearner:
