@@ -219,6 +219,60 @@ def test_oracle_follows_the_regime_shift() -> None:
     assert shifted.regimes[0].chronotype != shifted.regimes[1].chronotype
 
 
+def test_noisy_oracle_is_the_truth_moved_by_seeded_logit_noise() -> None:
+    user = simulate.make_user(0, 3, TASKS, 4)
+    clock = simulate.FixedClock(user.week_start(1))
+    exact = simulate.NoisyOracleLearner(user, clock, sigma=0.0).arrays()[0]
+    first, energy = simulate.NoisyOracleLearner(user, clock).arrays()
+    again, _ = simulate.NoisyOracleLearner(user, clock).arrays()
+    truth = user.regime(1).propensity
+    for name in TASKS:
+        assert np.allclose(exact[name], truth[name])
+        assert np.array_equal(first[name], again[name])  # seeded by user and week
+        logit = np.log(first[name] / (1 - first[name])) - np.log(truth[name] / (1 - truth[name]))
+        assert 0.85 < float(logit.std()) < 1.15  # sigma = 1 on the logit scale
+    assert np.array_equal(energy, neutral_array())
+    clock.set(user.week_start(2))
+    later, _ = simulate.NoisyOracleLearner(user, clock).arrays()
+    assert not np.array_equal(later["Email"], first["Email"])  # fresh noise every week
+
+
+def test_full_information_learner_is_told_every_daytime_hour_of_last_week() -> None:
+    user = simulate.make_user(0, 1, TASKS, 4)
+    config = simulate.user_config(user)
+    clock = simulate.FixedClock(user.week_start(0))
+    told = simulate.FullInformationLearner(user, config, clock)
+    plain = simulate.EvidenceLearner(config)
+    assert told.arrays()[0].keys() == plain.arrays()[0].keys()
+    assert all(told.habits[name].total == 0 for name in TASKS)  # nothing to tell in week 1
+    clock.set(user.week_start(1))
+    told.arrays()
+    told.arrays()  # asking twice in a week tells nothing new
+    for name in TASKS:
+        evidence = told.habits[name]
+        assert np.count_nonzero(evidence.positive + evidence.negative) == 7 * 14
+        assert 7 * 14 * 0.5 ** (7 / 14) < evidence.total < 7 * 14  # faded to the newest
+        hours = np.flatnonzero(evidence.positive + evidence.negative) % 24
+        assert set(hours.tolist()) == set(range(7, 21))
+        truth = user.regime(0).propensity[name]
+        daytime = (np.arange(168) % 24 >= 7) & (np.arange(168) % 24 <= 20)
+        # Successes land where completion is likely: compare with the truth's mean.
+        successes = evidence.positive[daytime] > 0
+        assert truth[daytime][successes].mean() > truth[daytime][~successes].mean()
+
+
+def test_report_has_every_learner_above_the_oracle(quick: dict) -> None:
+    above = quick["above_oracle"]
+    assert set(above) == set(simulate.LEARNER_NAMES) - {"oracle"}
+    for name, periods in above.items():
+        for period, stat in periods.items():
+            regret = quick["results"][name][period]["regret"]["mean"]
+            oracle = quick["results"]["oracle"][period]["regret"]["mean"]
+            assert stat["mean"] == pytest.approx(regret - oracle, abs=1e-5)
+    assert all(s["mean"] > 0 for s in above["random"].values())
+    assert "Regret above the oracle's" in run.format_table(quick)
+
+
 def test_outcomes_are_learned_only_once_observable() -> None:
     """No evidence reaches a learner before its block could have been seen."""
     seen: list[tuple[object, object, str]] = []

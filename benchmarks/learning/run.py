@@ -34,6 +34,8 @@ from benchmarks.learning.simulate import LEARNER_NAMES, LEARNERS, run_user
 DEFAULT_USERS, DEFAULT_WEEKS = 200, 12
 #: The learner every other one is compared with, user by user.
 BASELINE = "seed_ema"
+#: The bound every learner's excess regret is measured against.
+REFERENCE = "oracle"
 QUICK_USERS, QUICK_WEEKS = 6, 5
 
 
@@ -47,8 +49,11 @@ def run_benchmark(
 
     Returns:
         A JSON-ready dict: ``settings``, ``users`` (zone, chronotypes, shift
-        week of each), ``outcomes`` (counts per learner) and ``results``
-        (``{learner: {period: {metric: {mean, low, high, n}}}}``).
+        week of each), ``outcomes`` (counts per learner), ``results``
+        (``{learner: {period: {metric: {mean, low, high, n}}}}``),
+        ``paired_regret`` (against the seed EMA, and hybrid against plain),
+        ``above_oracle`` (each learner's regret minus the oracle's, user by
+        user) and ``recovery`` (after a change of routine).
 
     """
     unknown = [name for name in learners if name not in LEARNERS]
@@ -64,12 +69,17 @@ def run_benchmark(
     outcomes = {}
     recoveries = {}
     paired = {}
+    above = {}
     for name in learners:
         records = [u["learners"][name] for u in per_user]
         results[name] = aggregate(records)
         recoveries[name] = recovery(records)
         if BASELINE in learners and name != BASELINE:
             paired[name] = paired_difference(records, [u["learners"][BASELINE] for u in per_user])
+        if REFERENCE in learners and name != REFERENCE:
+            # Regret above the planner with the truth in the same week: the part
+            # a learner could still remove (the oracle's own regret is the floor).
+            above[name] = paired_difference(records, [u["learners"][REFERENCE] for u in per_user])
         base = name.replace("_insights", "")
         if name != base and base in learners:
             # The hybrid against the same learner without the interpreter's adjustments.
@@ -87,6 +97,7 @@ def run_benchmark(
         "outcomes": outcomes,
         "results": results,
         "paired_regret": paired,
+        "above_oracle": above,
         "recovery": recoveries,
     }
 
@@ -127,6 +138,19 @@ def format_table(report: dict[str, Any]) -> str:
         lines += ["| period | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
         for period in periods:
             cells = [_cell(paired[n][period]) if period in paired[n] else "—" for n in names]
+            lines.append(f"| {period} | " + " | ".join(cells) + " |")
+    above = report.get("above_oracle") or {}
+    if above:
+        lines += [
+            "",
+            f"Regret above the {REFERENCE}'s, user by user (the learner's regret minus the "
+            f"{REFERENCE}'s in the same weeks: what is left to learn; mean ± 95 % CI):",
+            "",
+        ]
+        names = list(above)
+        lines += ["| period | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+        for period in periods:
+            cells = [_cell(above[n][period]) if period in above[n] else "—" for n in names]
             lines.append(f"| {period} | " + " | ".join(cells) + " |")
     recoveries = report.get("recovery") or {}
     if any(r["weeks"] for r in recoveries.values()):

@@ -72,7 +72,16 @@ CHRONOTYPES: dict[str, tuple[float, float]] = {
 FLIP = {"lark": "owl", "owl": "lark"}
 WEEKEND = (0, 6)
 #: Learners ``run`` knows, in report order.
-LEARNER_NAMES = ("evidence", "evidence_insights", "seed_ema", "ema_skips", "random", "oracle")
+LEARNER_NAMES = (
+    "evidence",
+    "evidence_insights",
+    "seed_ema",
+    "ema_skips",
+    "random",
+    "oracle",
+    "noisy_oracle",
+    "full_information",
+)
 
 
 @dataclass(frozen=True)
@@ -591,6 +600,77 @@ class OracleLearner:
         return {k: v.copy() for k, v in regime.propensity.items()}, neutral_array()
 
 
+class NoisyOracleLearner(OracleLearner):
+    """A bound between the oracle and the learners: the truth, off by ``sigma`` per slot.
+
+    Each week every slot of every task type's propensity is moved by fresh
+    Gaussian noise of ``sigma`` on the logit scale (``sigma = 1`` turns 0.5
+    into 0.27–0.73 two times in three), independently per slot; energy is
+    flat, as for the oracle. It answers "how precise must a learner's slot
+    estimates be to reach a given regret?".
+    """
+
+    def __init__(self, user: SimUser, clock: FixedClock, sigma: float = 1.0):
+        super().__init__(user, clock)
+        self.sigma = sigma
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The truth of the week, each slot's logit moved by N(0, sigma)."""
+        habits, energy = super().arrays()
+        week = self.user.week_of(self.clock.now())
+        rng = np.random.default_rng(
+            np.random.SeedSequence([self.user.seed, self.user.index, week, 4])
+        )
+        noisy = {}
+        for name, truth in habits.items():
+            p = np.clip(truth, 1e-6, 1 - 1e-6)
+            noisy[name] = _sigmoid(np.log(p / (1 - p)) + rng.normal(0.0, self.sigma, p.shape))
+        return noisy, energy
+
+
+class FullInformationLearner(EvidenceLearner):
+    """An information bound: calsync's evidence learner told far more than blocks reveal.
+
+    Besides the outcomes of its own blocks it learns, before each week's plan,
+    one outcome at **every daytime hour (07:00–20:00) of every day** of the
+    week before, for every task type — a Bernoulli draw from that week's true
+    propensity, a success (1) or a failure (0) at the slot's own time. That is
+    98 extra outcomes per task type a week, about 25 times what the blocks
+    give. It shows what the estimator can reach when exploration costs nothing.
+    """
+
+    #: Local hours told every day.
+    HOURS = range(7, 21)
+
+    def __init__(self, user: SimUser, config: Config, clock: FixedClock):
+        super().__init__(config)
+        self.user = user
+        self.clock = clock
+        self.told: set[int] = set()
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Learn last week's free outcomes (once per week), then the posterior means."""
+        week = self.user.week_of(self.clock.now())
+        if week > 0 and week not in self.told:
+            self.told.add(week)
+            truth = self.user.regime(week - 1).propensity
+            rng = np.random.default_rng(
+                np.random.SeedSequence([self.user.seed, self.user.index, week, 5])
+            )
+            monday = START + timedelta(weeks=week - 1)
+            for offset in range(7):
+                day = monday + timedelta(days=offset)
+                for hour in self.HOURS:
+                    start = _local(day, hour * 60, self.user.tz)
+                    slot = slot_of(start, self.user.tz)
+                    for name in sorted(truth):
+                        success = float(rng.random() < truth[name][slot])
+                        self.habits[name] = add_outcome(
+                            self.habits[name], slot, success, start, self.params
+                        )
+        return super().arrays()
+
+
 LearnerFactory = Callable[[SimUser, Config, FixedClock], Learner]
 
 #: Learners that also get the interpreter's adjustments of the users' stated truths.
@@ -608,6 +688,8 @@ LEARNERS: dict[str, LearnerFactory] = {
         np.random.default_rng(np.random.SeedSequence([user.seed, user.index, 2])),
     ),
     "oracle": lambda user, config, clock: OracleLearner(user, clock),
+    "noisy_oracle": lambda user, config, clock: NoisyOracleLearner(user, clock),
+    "full_information": lambda user, config, clock: FullInformationLearner(user, config, clock),
     "seed_ema_store": lambda user, config, clock: StoreLearner(config, clock),
     "ema_skips_store": lambda user, config, clock: StoreLearner(config, clock, learn_skips=True),
     "evidence_store": lambda user, config, clock: StoreLearner(
