@@ -16,6 +16,7 @@ from benchmarks.learning.metrics import (
     METRICS,
     RANKING_METRICS,
     aggregate,
+    learning_curve,
     mean_ci,
     paired_difference,
     ranking_metrics,
@@ -452,3 +453,9 @@ def test_paired_difference_and_recovery_by_hand() -> None:
     assert set(by_k) == {0, 3}
     with pytest.raises(ValueError, match="same users"):
         paired_difference(a, b[:1])
+    curve = {row["week"]: row for row in learning_curve(a)}
+    assert [(w, row["n"]) for w, row in curve.items()] == [(0, 1), (1, 1), (2, 1), (3, 1), (5, 1)]
+    assert curve[0]["mean"] == pytest.approx(0.4)
+    assert curve[1]["mean"] == pytest.approx(0.3)  # the shifted user before the shift
+    assert curve[5]["mean"] == pytest.approx(0.2)
+    # Weeks 4 and 7 are the shifted user's second routine only: not on the curve.

@@ -224,3 +224,26 @@ def recovery(users: Iterable[Mapping[str, Any]], before: int = 3, after: int = 5
             if weeks[k]
         ],
     }
+
+
+def learning_curve(
+    users: Iterable[Mapping[str, Any]], metric: str = "regret"
+) -> list[dict[str, Any]]:
+    """Week by week, the mean block ``metric`` over users in their first routine.
+
+    A user counts in week ``w`` when their routine has not changed by then
+    (no shift, or the shift comes later), so the curve shows how a learner
+    improves with evidence from one routine, undisturbed by the changes
+    :func:`recovery` measures. Returns ``[{"week": w, **mean_ci}]`` for every
+    week some user has blocks in (``week`` counts from 0).
+    """
+    by_week: dict[int, list[float]] = {}
+    for user in users:
+        shift = user.get("shift_week")
+        values: dict[int, list[float]] = {}
+        for block in user["blocks"]:
+            if shift is None or block["week"] < shift:
+                values.setdefault(block["week"], []).append(block[metric])
+        for week, items in values.items():
+            by_week.setdefault(week, []).append(float(np.mean(items)))
+    return [{"week": week, **mean_ci(by_week[week])} for week in sorted(by_week)]

@@ -28,7 +28,13 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.learning.metrics import METRICS, aggregate, paired_difference, recovery
+from benchmarks.learning.metrics import (
+    METRICS,
+    aggregate,
+    learning_curve,
+    paired_difference,
+    recovery,
+)
 from benchmarks.learning.simulate import LEARNER_NAMES, LEARNERS, run_user
 
 DEFAULT_USERS, DEFAULT_WEEKS = 200, 12
@@ -53,7 +59,8 @@ def run_benchmark(
         (``{learner: {period: {metric: {mean, low, high, n}}}}``),
         ``paired_regret`` (against the seed EMA, and hybrid against plain),
         ``above_oracle`` (each learner's regret minus the oracle's, user by
-        user) and ``recovery`` (after a change of routine).
+        user), ``learning_curve`` (regret week by week in the first routine)
+        and ``recovery`` (after a change of routine).
 
     """
     unknown = [name for name in learners if name not in LEARNERS]
@@ -70,10 +77,12 @@ def run_benchmark(
     recoveries = {}
     paired = {}
     above = {}
+    curves = {}
     for name in learners:
         records = [u["learners"][name] for u in per_user]
         results[name] = aggregate(records)
         recoveries[name] = recovery(records)
+        curves[name] = learning_curve(records)
         if BASELINE in learners and name != BASELINE:
             paired[name] = paired_difference(records, [u["learners"][BASELINE] for u in per_user])
         if REFERENCE in learners and name != REFERENCE:
@@ -98,6 +107,7 @@ def run_benchmark(
         "results": results,
         "paired_regret": paired,
         "above_oracle": above,
+        "learning_curve": curves,
         "recovery": recoveries,
     }
 
@@ -152,6 +162,22 @@ def format_table(report: dict[str, Any]) -> str:
         for period in periods:
             cells = [_cell(above[n][period]) if period in above[n] else "—" for n in names]
             lines.append(f"| {period} | " + " | ".join(cells) + " |")
+    curves = report.get("learning_curve") or {}
+    if any(curves.values()):
+        lines += [
+            "",
+            "Regret week by week while the routine has not changed (users count until "
+            "their shift):",
+            "",
+        ]
+        lines += ["| week | " + " | ".join(learners) + " |", "|" + "---|" * (len(learners) + 1)]
+        depth = max(len(c) for c in curves.values())
+        for week in range(depth):
+            cells = []
+            for name in learners:
+                row = next((r for r in curves.get(name, []) if r["week"] == week), None)
+                cells.append(_cell(row) if row else "—")
+            lines.append(f"| {week + 1} | " + " | ".join(cells) + " |")
     recoveries = report.get("recovery") or {}
     if any(r["weeks"] for r in recoveries.values()):
         lines += [
