@@ -24,6 +24,10 @@ from calsync.targets.base import BlockContent, OwnedEvent
 
 #: Statuses of suggestions that may still have an event in the target.
 LIVE = ("creating", "active", "moving", "deleting", "user_moved")
+#: Statuses of suggestions that count toward their week's target once ended:
+#: kept (``done``, or not yet observed as such), moved by the user, deleted
+#: by the user before (``declined``) or after (``gone``) their start.
+COUNTED = ("active", "user_moved", "done", "declined", "gone")
 
 
 @dataclass(frozen=True)

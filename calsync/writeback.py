@@ -39,6 +39,7 @@ from calsync.errors import CalsyncError, TargetError
 from calsync.inference import KnownSuggestion, busy_periods, infer_suggestion_outcomes
 from calsync.ingest import learn
 from calsync.learning.schedule import (
+    WEEK,
     ExistingBlock,
     PlannedBlock,
     PlanParams,
@@ -47,7 +48,16 @@ from calsync.learning.schedule import (
     sessions_over,
 )
 from calsync.model import Event
-from calsync.reconcile import LIVE, Action, Create, Delete, Update, compute_actions, observe
+from calsync.reconcile import (
+    COUNTED,
+    LIVE,
+    Action,
+    Create,
+    Delete,
+    Update,
+    compute_actions,
+    observe,
+)
 from calsync.service import Calsync
 from calsync.store.store import SuggestionRow
 from calsync.targets.base import BlockContent, OwnedEvent, Target, suggestion_id
@@ -165,7 +175,7 @@ def task_specs(
             name=t.name,
             block_minutes=t.block_minutes,
             sessions=sessions_over(
-                t.weekly_target.sessions, t.weekly_target.hours, t.block_minutes, params.horizon
+                t.weekly_target.sessions, t.weekly_target.hours, t.block_minutes, WEEK
             ),
             windows=[w.window() for w in t.windows],
             habit=habits[t.name],
@@ -210,6 +220,9 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         declined_before = [
             r for r in tx.suggestions(user, target.name, ["declined"]) if r.end > now
         ]
+        history = {  # what this and last week's suggestions became (for the weekly targets)
+            r.id: r for r in tx.suggestions(user, target.name, COUNTED) if r.start > now - 2 * WEEK
+        }
     # The user may drag a block anywhere: look well back, and forward without limit.
     earliest = min([now, *(r.start for r in rows)]) - timedelta(days=30)
     try:
@@ -242,6 +255,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         mirror = tx.events(start=now, end=now + params.horizon)
     specs = task_specs(config, {name: array for name, (array, _) in habits.items()}, params)
     current = [r for r in observation.rows if r.status in ("active", "user_moved")]
+    history.update({r.id: r for r in observation.rows})
     plan = plan_blocks(
         specs,
         energy,
@@ -262,6 +276,11 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
             ExistingBlock(r.id, r.task_type, r.planned_start, r.planned_start + (r.end - r.start))
             for r in observation.rows
             if r.planned_start is not None and r.planned_start != r.start
+        ],
+        earlier=[  # ended: they count toward their week's target
+            ExistingBlock(r.id, r.task_type, r.start, r.end)
+            for r in history.values()
+            if r.status in COUNTED and r.end <= now
         ],
     )
     plan = _with_ids(plan, user, known_ids)

@@ -419,7 +419,8 @@ def test_insight_sync_runs_before_the_first_plan_and_then_only_after_new_outcome
         simulate.WITH_INSIGHTS = simulate.WITH_INSIGHTS - {"evidence_insights_spy"}
     assert calls[0] == (user.week_start(0), 0)
     assert [n for _, n in calls] == sorted(set(n for _, n in calls))  # new outcomes each time
-    assert len(calls) <= 3
+    assert all(now.astimezone(user.tz).hour == 0 for now, _ in calls)  # before a plan
+    assert 2 <= len(calls) <= 7 * 3  # at most before every daily plan
 
 
 def test_insights_change_the_first_plan_and_nothing_without_them() -> None:

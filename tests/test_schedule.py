@@ -210,7 +210,9 @@ def test_windows_follow_local_time_across_fall_back() -> None:
         before,
         BERLIN,
     )
-    assert [local(b)[0][4:] for b in plan] == ["08:00"] * 5
+    # Friday is this week's only weekday left; next week's share of the target
+    # reaches to Friday 07:00: round(5 * (4 days 7 h) / 7 days) = 3 blocks.
+    assert [local(b)[0] for b in plan] == ["Fri 08:00", "Mon 08:00", "Tue 08:00", "Wed 08:00"]
     assert {b.start.utcoffset() for b in plan} == {timedelta(hours=2), timedelta(hours=1)}
 
 
@@ -276,3 +278,65 @@ def test_plans_always_respect_the_rules(
     ordered = sorted(plan, key=lambda b: b.start)
     for first, second in pairwise(ordered):
         assert second.start >= first.end + params.buffer
+
+
+# --------------------------------------------------------------------------- weekly targets
+
+
+def test_blocks_that_already_took_place_count_toward_their_week() -> None:
+    wednesday = MONDAY + timedelta(days=2)  # 07:00
+    done = [
+        ExistingBlock(
+            f"d{n}",
+            "Deep",
+            MONDAY + timedelta(days=n, hours=2),
+            MONDAY + timedelta(days=n, hours=3),
+        )
+        for n in (0, 1)
+    ]
+    spec = task(sessions=3, max_per_day=1)
+    this_week = MONDAY.date() + timedelta(days=6)  # Sunday
+
+    plan = plan_blocks([spec], neutral_array(), [], wednesday, BERLIN, earlier=done)
+    assert len([b for b in plan if b.start.date() <= this_week]) == 1  # 3 − the 2 done
+
+    alone = plan_blocks([spec], neutral_array(), [], wednesday, BERLIN)
+    assert len([b for b in alone if b.start.date() <= this_week]) == 3  # without history
+
+
+def test_a_deleted_block_that_has_passed_still_counts() -> None:
+    tuesday = MONDAY + timedelta(days=1)
+    deleted = ExistingBlock("x", "Deep", MONDAY + timedelta(hours=3), MONDAY + timedelta(hours=4))
+    plan = plan_blocks(
+        [task(sessions=2, max_per_day=1)], neutral_array(), [], tuesday, BERLIN, earlier=[deleted]
+    )
+    assert len([b for b in plan if b.start < MONDAY + timedelta(days=7)]) == 1
+
+
+def test_earlier_blocks_today_count_toward_the_days_limits() -> None:
+    noon = MONDAY.replace(hour=12)
+    morning = ExistingBlock("m", "Email", MONDAY.replace(hour=8), MONDAY.replace(hour=9))
+    likes_today = habit({(1, h): 0.95 for h in range(12, 18)})
+    spec = task("Email", 60, sessions=5, max_per_day=1, habit=likes_today)
+    plan = plan_blocks([spec], neutral_array(), [], noon, BERLIN, earlier=[morning])
+    assert all(b.start.date() != MONDAY.date() for b in plan)  # today already has its one
+    without = plan_blocks([spec], neutral_array(), [], noon, BERLIN)
+    assert any(b.start.date() == MONDAY.date() for b in without)
+
+
+def test_a_week_the_horizon_only_reaches_gets_its_share() -> None:
+    thursday = MONDAY.replace(hour=0) + timedelta(days=3)  # horizon: to next Thursday 00:00
+    plan = plan_blocks([task(sessions=4, max_per_day=1)], neutral_array(), [], thursday, BERLIN)
+    next_monday = (MONDAY + timedelta(days=7)).date()
+    this_week = [b for b in plan if b.start.date() < next_monday]
+    next_week = [b for b in plan if b.start.date() >= next_monday]
+    assert len(this_week) == 2  # Thursday and Friday: the windows leave no more
+    assert len(next_week) == round(4 * 3 / 7)  # Monday to Wednesday of next week: 2
+
+
+def test_blocks_in_weeks_the_plan_does_not_reach_are_ignored() -> None:
+    long_ago = ExistingBlock(
+        "old", "Deep", MONDAY - timedelta(days=7), MONDAY - timedelta(days=7) + timedelta(hours=1)
+    )
+    plan = plan_blocks([task(sessions=3)], neutral_array(), [], MONDAY, BERLIN, earlier=[long_ago])
+    assert len(plan) == 3

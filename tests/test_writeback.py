@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from calsync.clock import FixedClock
-from calsync.config import Config, parse_config
+from calsync.config import EXAMPLE_TASK_TYPES, Config, parse_config
 from calsync.errors import TargetOwnershipError
 from calsync.ingest import sync_source
 from calsync.model import Event
@@ -364,3 +364,48 @@ def test_actions_are_plain_values() -> None:
     content = BlockContent("cs1", "Email", MONDAY, MONDAY + timedelta(minutes=30), "⧗ Email", "why")
     assert Create(content) == Create(content)
     assert Update("r", content) != Delete("cs1", "r", "x")
+
+
+def test_re_planning_all_week_never_exceeds_the_weekly_targets(tmp_path: Path) -> None:
+    """Each calendar week gets exactly its targets, however often calsync re-plans.
+
+    Every 6 hours for three weeks, with a user who deletes some blocks and
+    moves others: blocks that took place, were moved or were deleted still
+    count toward their week.
+    """
+    config = parse_config({"user": {"timezone": "Europe/Berlin"}, "task_types": EXAMPLE_TASK_TYPES})
+    targets = {t.name: t.weekly_target.sessions or 3 for t in config.task_types}  # Exercise: 3 h
+    clock = FixedClock(datetime(2026, 11, 23, 0, tzinfo=BERLIN))  # a Monday
+    target = MemoryTarget()
+    with open_calsync(config, store_url=f"sqlite:///{tmp_path / 'c.db'}", clock=clock) as cs:
+        seen = 0
+        for _ in range(4 * 21):
+            run_cycle(cs, target)
+            for event in sorted(target.list_owned(), key=lambda e: e.start):
+                if event.start <= clock.now() + timedelta(
+                    hours=6
+                ) or event.start > clock.now() + timedelta(hours=30):
+                    continue  # the user acts on tomorrow's blocks, once
+                seen += 1
+                if seen % 3 == 0:
+                    target.user_delete(event.remote_id)
+                elif seen % 5 == 0:
+                    target.user_move(
+                        event.remote_id,
+                        event.start + timedelta(hours=1),
+                        event.end + timedelta(hours=1),
+                    )
+            clock.set(clock.now() + timedelta(hours=6))
+        with cs.store.read() as tx:
+            rows = [r for r in tx.suggestions(cs.config.user.id) if r.status != "retracted"]
+    weeks: dict[tuple[int, str], int] = {}
+    for row in rows:
+        week = row.start.astimezone(BERLIN).isocalendar()[1]
+        weeks[(week, row.task_type)] = weeks.get((week, row.task_type), 0) + 1
+    assert seen > 20  # the user did act
+    assert any(r.status == "declined" for r in rows)
+    for (week, task), count in weeks.items():
+        if week in (48, 49, 50):  # the three full weeks
+            assert count == targets[task], (week, task, count)
+        else:
+            assert count <= targets[task], (week, task, count)

@@ -35,7 +35,7 @@ from benchmarks.learning.metrics import (
     paired_difference,
     recovery,
 )
-from benchmarks.learning.simulate import LEARNER_NAMES, LEARNERS, run_user
+from benchmarks.learning.simulate import LEARNER_NAMES, LEARNERS, REPLANS, run_user
 
 DEFAULT_USERS, DEFAULT_WEEKS = 200, 12
 #: The learner every other one is compared with, user by user.
@@ -46,7 +46,12 @@ QUICK_USERS, QUICK_WEEKS = 6, 5
 
 
 def run_benchmark(
-    users: int, weeks: int, seed: int, learners: Sequence[str], jobs: int = 1
+    users: int,
+    weeks: int,
+    seed: int,
+    learners: Sequence[str],
+    jobs: int = 1,
+    replan: str = "daily",
 ) -> dict[str, Any]:
     """Simulate ``users`` users for ``weeks`` weeks under every learner and aggregate.
 
@@ -66,7 +71,9 @@ def run_benchmark(
     unknown = [name for name in learners if name not in LEARNERS]
     if unknown:
         raise ValueError(f"unknown learner(s) {unknown}; known: {', '.join(LEARNERS)}")
-    work = partial(run_user, seed, weeks=weeks, learners=list(learners))
+    if replan not in REPLANS:
+        raise ValueError(f"unknown replan {replan!r}; known: {', '.join(REPLANS)}")
+    work = partial(run_user, seed, weeks=weeks, learners=list(learners), replan=replan)
     if jobs > 1 and users > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             per_user = list(pool.map(work, range(users)))
@@ -101,7 +108,13 @@ def run_benchmark(
                 counts[block["outcome"]] = counts.get(block["outcome"], 0) + 1
         outcomes[name] = dict(sorted(counts.items()))
     return {
-        "settings": {"users": users, "weeks": weeks, "seed": seed, "learners": list(learners)},
+        "settings": {
+            "users": users,
+            "weeks": weeks,
+            "seed": seed,
+            "learners": list(learners),
+            "replan": replan,
+        },
         "users": [u["user"] for u in per_user],
         "outcomes": outcomes,
         "results": results,
@@ -200,7 +213,8 @@ def format_table(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         f"{report['settings']['users']} users ({shifted} with a regime shift) × "
-        f"{report['settings']['weeks']} weeks, seed {report['settings']['seed']}; "
+        f"{report['settings']['weeks']} weeks, seed {report['settings']['seed']}, "
+        f"re-planning {report['settings']['replan']}; "
         "mean over users ± half-width of the 95 % CI."
     )
     return "\n".join(lines)
@@ -220,6 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help=f"{QUICK_USERS} users × {QUICK_WEEKS} weeks"
     )
+    parser.add_argument(
+        "--replan",
+        choices=REPLANS,
+        default="daily",
+        help="how often calsync re-plans: every local midnight (default) or Mondays only",
+    )
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
@@ -228,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     learners = [name.strip() for name in args.learners.split(",") if name.strip()]
     began = time.perf_counter()
     try:
-        report = run_benchmark(users, weeks, args.seed, learners, jobs=args.jobs)
+        report = run_benchmark(
+            users, weeks, args.seed, learners, jobs=args.jobs, replan=args.replan
+        )
     except ValueError as err:
         parser.error(str(err))
     print(format_table(report))

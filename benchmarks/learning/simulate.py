@@ -51,7 +51,14 @@ from calsync.learning.habits import (
     neutral_array,
 )
 from calsync.learning.planner import Period
-from calsync.learning.schedule import PlannedBlock, PlanParams, TaskSpec, plan_blocks
+from calsync.learning.schedule import (
+    WEEK,
+    ExistingBlock,
+    PlannedBlock,
+    PlanParams,
+    TaskSpec,
+    plan_blocks,
+)
 from calsync.learning.slots import DAY_NAMES, SLOTS_PER_WEEK, slot_of
 from calsync.learning.windows import allowed_periods
 from calsync.model import Event
@@ -795,6 +802,53 @@ def week_context(user: SimUser, config: Config, params: PlanParams, week: int) -
     return context
 
 
+#: How often calsync re-plans in the simulation: ``daily`` (every local
+#: midnight, as the daemon's write-back keeps re-planning) or ``weekly``
+#: (Monday 00:00 only, the protocol of the first version of this benchmark).
+REPLANS = ("daily", "weekly")
+
+
+def plan_from(
+    specs: Sequence[TaskSpec],
+    energy: np.ndarray,
+    busy: Sequence[Period],
+    now: datetime,
+    tz: tzinfo,
+    params: PlanParams,
+    calendar: Mapping[str, Held] | None = None,
+    declined: Sequence[ExistingBlock] = (),
+    avoid: Sequence[ExistingBlock] = (),
+    history: Sequence[ExistingBlock] = (),
+) -> list[PlannedBlock]:
+    """The daemon's planner with the daemon's inputs, as its write-back calls it.
+
+    ``calendar`` holds calsync's suggestions still in the calendar (those that
+    have not ended are passed as ``existing``; a block the user moved as
+    ``user_placed``); ``declined`` the ones the user deleted and ``avoid`` the
+    slots a block was moved away from — each only while it lies ahead, as the
+    write-back does; ``history`` every block the user has acted on, where it
+    ended up (deleted ones at their planned time) — those that have ended are
+    ``earlier`` and count toward their week's target. Busy time is
+    :func:`calsync.inference.busy_periods` of the meetings (buffers included).
+    """
+    return plan_blocks(
+        specs,
+        energy,
+        busy,
+        now,
+        tz,
+        params,
+        existing=[
+            ExistingBlock(h.id, h.task, h.start, h.end, user_placed=h.user_placed)
+            for h in (calendar or {}).values()
+            if h.end > now
+        ],
+        declined=[b for b in declined if b.end > now],
+        avoid=[b for b in avoid if b.end > now],
+        earlier=[b for b in history if now - 2 * WEEK < b.end <= now],
+    )
+
+
 def plan_week(
     specs: Sequence[TaskSpec],
     energy: np.ndarray,
@@ -802,13 +856,23 @@ def plan_week(
     tz: tzinfo,
     params: PlanParams,
 ) -> list[PlannedBlock]:
-    """The week's blocks, from the daemon's planner with the daemon's inputs.
+    """The week's blocks planned at Monday 00:00 with nothing suggested ahead.
 
-    At Monday 00:00 nothing calsync suggested earlier is still ahead, so there
-    are no existing, declined or avoided blocks; busy time is
-    :func:`calsync.inference.busy_periods` of the week's meetings (buffers included).
+    With weekly planning nothing calsync suggested earlier is still ahead, so
+    there are no existing, declined or avoided blocks.
     """
-    return plan_blocks(specs, energy, context.busy, context.now, tz, params)
+    return plan_from(specs, energy, context.busy, context.now, tz, params)
+
+
+@dataclass(frozen=True)
+class Held:
+    """One of calsync's suggestions in the simulated calendar."""
+
+    id: str
+    task: str
+    start: datetime
+    end: datetime
+    user_placed: bool = False
 
 
 @dataclass(order=True)
@@ -826,7 +890,7 @@ class _Pending:
 
 
 def _outcome_events(
-    block: PlannedBlock, sid: str, start: datetime, end: datetime, description: str
+    task: str, sid: str, start: datetime, end: datetime, description: str
 ) -> list[Event]:
     return [
         Event(
@@ -834,7 +898,7 @@ def _outcome_events(
             sid,
             start,
             end,
-            summary=f"⧗ {block.task_type}",
+            summary=f"⧗ {task}",
             description=description,
             suggestion_id=sid,
         )
@@ -846,21 +910,30 @@ def simulate_learner(
     config: Config,
     contexts: Sequence[WeekContext],
     learner_name: str,
+    replan: str = "daily",
 ) -> dict[str, Any]:
     """Run one learner on one user for every week; return its scored items.
+
+    Every local midnight (``replan="daily"``; Mondays only with ``"weekly"``)
+    calsync plans with the learner's arrays and the calendar as it stands;
+    then the user acts on the day's blocks. See the README's protocol.
 
     Returns:
         ``{"blocks": [...], "rankings": [...], "shift_week": ...}`` where a block
         item holds ``week``, ``task``, ``regret``, ``acceptance`` (1.0 when
         completed at the suggested time), ``completed`` (done at all, moved or
-        not) and ``outcome``; a ranking item holds ``week``, ``task``,
-        ``hit@1``, ``recall@3``, ``ndcg@5`` and ``candidates``.
+        not) and ``outcome``; a ranking item (one per task type at each
+        Monday's plan) holds ``week``, ``task``, ``hit@1``, ``recall@3``,
+        ``ndcg@5`` and ``candidates``.
 
     """
+    if replan not in REPLANS:
+        raise ValueError(f"replan must be one of {REPLANS}, got {replan!r}")
     tz = user.tz
     params = plan_params(config)
     weights = params.scoring
     default_success = config.learning.default_success
+    task_order = {t.name: n for n, t in enumerate(config.task_types)}
     clock = FixedClock(contexts[0].now if contexts else user.week_start(0))
     learner = LEARNERS[learner_name](user, config, clock)
     pending: list[_Pending] = []
@@ -877,13 +950,17 @@ def simulate_learner(
         profile = energy_profile(neutral_array(config.learning.neutral_value), 0)
         reading = RulesInterpreter().interpret(stated_truths(user), profile)
         insight_adjustments = list(reading.adjustments)
+    calendar: dict[str, Held] = {}
+    declined: list[ExistingBlock] = []
+    avoid: list[ExistingBlock] = []
+    history: list[ExistingBlock] = []
+    made = 0  # suggestions created so far (their ids)
 
     def feed(until: datetime) -> None:
-        nonlocal pending
+        nonlocal pending, fed
         pending.sort()
         due = [p for p in pending if p.time <= until]
         pending = [p for p in pending if p.time > until]
-        nonlocal fed
         fed += len(due)
         for item in due:
             clock.set(item.time)
@@ -897,118 +974,159 @@ def simulate_learner(
                 key=item.key,
             )
 
+    def act(held: Held, context: WeekContext, decided: datetime) -> None:
+        """The user's handling of one block on its day, and what calsync will see of it."""
+        nonlocal counter
+        grid = context.tasks[held.task]
+        index = context.index(held.start, up=False)
+        if context.time(index, tz) != held.start or not grid.feasible[index]:
+            raise AssertionError(f"planner placed {held} outside free time")
+        value = float(grid.value[index])
+        # The same block (task, quarter, week) meets the same dice under every learner.
+        rng = np.random.default_rng(
+            np.random.SeedSequence(
+                [user.seed, user.index, context.week, 3, index, task_order[held.task]]
+            )
+        )
+        draw = rng.random(5)
+        description = ""
+        start, end = held.start, held.end
+        if draw[0] < value:
+            outcome = "completed"
+        elif draw[1] < user.move_prob:
+            spans = [(h.start, h.end) for h in calendar.values() if h.id != held.id]
+            moved = _best_move(user, context, grid, index, value, spans, params)
+            if moved is None:
+                outcome = "deleted"
+            else:
+                outcome = "moved"
+                start = context.time(moved, tz)
+                end = (start.astimezone(UTC) + (held.end - held.start)).astimezone(tz)
+                value = float(grid.value[moved])
+        elif draw[1] < user.move_prob + user.ignore_prob:
+            outcome = "ignored"
+        else:
+            outcome = "deleted"
+        history.append(ExistingBlock(held.id, held.task, start, end))
+        if outcome == "deleted":
+            del calendar[held.id]
+            declined.append(ExistingBlock(held.id, held.task, held.start, held.end))
+        elif outcome == "moved":
+            calendar[held.id] = Held(held.id, held.task, start, end, user_placed=True)
+            avoid.append(ExistingBlock(held.id, held.task, held.start, held.end))
+        if outcome in ("completed", "moved"):
+            lines = []
+            if draw[2] < user.rating_prob:
+                rating = float(np.clip(value + rng.normal(0.0, 0.1), 0.0, 1.0))
+                lines.append(f"success: {rating:.2f}")
+            if draw[3] < user.energy_prob:
+                level = user.regime(context.week).energy[slot_of(start, tz)]
+                level += rng.normal(0.0, 0.1)
+                lines.append(f"energy: {float(np.clip(level, 0.0, 1.0)):.2f}")
+            description = "\n".join(lines)
+        known = KnownSuggestion(held.id, held.task, held.start, held.end)
+        events = (
+            []
+            if outcome == "deleted"
+            else _outcome_events(held.task, held.id, start, end, description)
+        )
+        # What calsync would infer when it polls: before the start, and after the end.
+        for moment in (decided, end):
+            for found in infer_suggestion_outcomes([known], events, moment, default_success):
+                if found.key in seen:
+                    continue
+                seen.add(found.key)
+                counter += 1
+                kind = "skip" if found.key.endswith(":skip") else "completion"
+                pending.append(
+                    _Pending(
+                        moment,
+                        counter,
+                        found.task_type,
+                        found.start,
+                        found.success,
+                        kind,
+                        found.energy_after,
+                        found.key,
+                    )
+                )
+        blocks.append(
+            {
+                "week": context.week,
+                "task": held.task,
+                "regret": max(0.0, grid.best - float(grid.value[index])),
+                "acceptance": float(outcome == "completed"),
+                "completed": float(outcome in ("completed", "moved")),
+                "outcome": outcome,
+            }
+        )
+
     try:
         for context in contexts:
-            feed(context.now)
-            clock.set(context.now)
-            if insight_adjustments and (synced_at is None or fed > synced_at):
-                # The interpreter sync: new notes (the first week) or new behaviour since.
-                learner.adjust(insight_adjustments)  # type: ignore[attr-defined]
-                synced_at = fed
-            habits, energy = learner.arrays()
-            specs = task_specs(config, habits, params)
-            plan = plan_week(specs, energy, context, tz, params)
-
-            # How the learner ranks each task's feasible hour slots this week.
-            for spec in specs:
-                grid = context.tasks[spec.name]
-                if not len(grid.hourly):
-                    continue
-                per_slot = weights.habit_weight * spec.habit + weights.energy_weight * energy
-                scores = block_means(per_slot, context.slots, grid.length)[grid.hourly]
-                item = ranking_metrics(scores, grid.value[grid.hourly])
-                rankings.append(
-                    {
-                        "week": context.week,
-                        "task": spec.name,
-                        **item,
-                        "candidates": len(grid.hourly),
-                    }
-                )
-
-            rng = np.random.default_rng(
-                np.random.SeedSequence([user.seed, user.index, context.week, 3])
-            )
-            truth = user.regime(context.week)
-            spans = [(b.start, b.end) for b in plan]
-            for number, block in enumerate(plan):
-                grid = context.tasks[block.task_type]
-                index = context.index(block.start, up=False)
-                if context.time(index, tz) != block.start or not grid.feasible[index]:
-                    raise AssertionError(f"planner placed {block} outside free time")
-                value = float(grid.value[index])
-                sid = f"sim{user.index}-w{context.week}-{number}"
-                decided = _local(block.start.astimezone(tz).date(), 0, tz)  # that morning
-                draw = rng.random(5)
-                description = ""
-                start, end = block.start, block.end
-                if draw[0] < value:
-                    outcome = "completed"
-                elif draw[1] < user.move_prob:
-                    moved = _best_move(user, context, grid, index, value, spans, number, params)
-                    if moved is None:
-                        outcome = "deleted"
-                    else:
-                        outcome = "moved"
-                        start = context.time(moved, tz)
-                        end = (start.astimezone(UTC) + (block.end - block.start)).astimezone(tz)
-                        value = float(grid.value[moved])
-                elif draw[1] < user.move_prob + user.ignore_prob:
-                    outcome = "ignored"
-                else:
-                    outcome = "deleted"
-                if outcome in ("completed", "moved"):
-                    lines = []
-                    if draw[2] < user.rating_prob:
-                        rating = float(np.clip(value + rng.normal(0.0, 0.1), 0.0, 1.0))
-                        lines.append(f"success: {rating:.2f}")
-                    if draw[3] < user.energy_prob:
-                        level = truth.energy[slot_of(start, tz)] + rng.normal(0.0, 0.1)
-                        lines.append(f"energy: {float(np.clip(level, 0.0, 1.0)):.2f}")
-                    description = "\n".join(lines)
-                known = KnownSuggestion(sid, block.task_type, block.start, block.end)
-                events = (
-                    []
-                    if outcome == "deleted"
-                    else _outcome_events(block, sid, start, end, description)
-                )
-                # What calsync would infer when it polls: before the start, and after the end.
-                for moment in (decided, end):
-                    for found in infer_suggestion_outcomes(
-                        [known], events, moment, default_success
-                    ):
-                        if found.key in seen:
-                            continue
-                        seen.add(found.key)
-                        counter += 1
-                        kind = "skip" if found.key.endswith(":skip") else "completion"
-                        pending.append(
-                            _Pending(
-                                moment,
-                                counter,
-                                found.task_type,
-                                found.start,
-                                found.success,
-                                kind,
-                                found.energy_after,
-                                found.key,
-                            )
+            # The plan's horizon reaches into next week: its meetings are known too.
+            following = user.meetings(context.week + 1)
+            busy = busy_periods([*context.events, *following], params.buffer, tz)
+            monday = START + timedelta(weeks=context.week)
+            for offset in range(7):
+                today = monday + timedelta(days=offset)
+                now = _local(today, 0, tz)
+                feed(now)
+                clock.set(now)
+                if offset == 0 or replan == "daily":
+                    if insight_adjustments and (synced_at is None or fed > synced_at):
+                        # The interpreter sync: new notes (the first plan) or new behaviour since.
+                        learner.adjust(insight_adjustments)  # type: ignore[attr-defined]
+                        synced_at = fed
+                    habits, energy = learner.arrays()
+                    specs = task_specs(config, habits, params)
+                    if offset == 0:
+                        rankings += _rankings(specs, energy, context, weights)
+                    plan = plan_from(
+                        specs, energy, busy, now, tz, params, calendar, declined, avoid, history
+                    )
+                    live = {}
+                    for block in plan:
+                        if block.id is None:
+                            made += 1
+                            block_id = f"sim{user.index}-{made}"
+                        else:
+                            block_id = block.id
+                        placed = calendar.get(block_id)
+                        live[block_id] = Held(
+                            block_id,
+                            block.task_type,
+                            block.start,
+                            block.end,
+                            placed.user_placed if placed else False,
                         )
-                blocks.append(
-                    {
-                        "week": context.week,
-                        "task": block.task_type,
-                        "regret": max(0.0, grid.best - float(grid.value[index])),
-                        "acceptance": float(outcome == "completed"),
-                        "completed": float(outcome in ("completed", "moved")),
-                        "outcome": outcome,
-                    }
-                )
+                    calendar = live  # blocks the plan dropped leave the calendar
+                # The user decides about the day's blocks at midnight, in start order.
+                todays = [h for h in calendar.values() if h.start.astimezone(tz).date() == today]
+                for held in sorted(todays, key=lambda h: (h.start, task_order[h.task])):
+                    act(held, context, now)
     finally:
         close = getattr(learner, "close", None)
         if close is not None:
             close()
     return {"blocks": blocks, "rankings": rankings, "shift_week": user.shift_week}
+
+
+def _rankings(
+    specs: Sequence[TaskSpec], energy: np.ndarray, context: WeekContext, weights: Any
+) -> list[dict[str, Any]]:
+    """How the learner ranks each task's feasible hour slots of the week, at Monday's plan."""
+    items = []
+    for spec in specs:
+        grid = context.tasks[spec.name]
+        if not len(grid.hourly):
+            continue
+        per_slot = weights.habit_weight * spec.habit + weights.energy_weight * energy
+        scores = block_means(per_slot, context.slots, grid.length)[grid.hourly]
+        item = ranking_metrics(scores, grid.value[grid.hourly])
+        items.append(
+            {"week": context.week, "task": spec.name, **item, "candidates": len(grid.hourly)}
+        )
+    return items
 
 
 def _best_move(
@@ -1018,13 +1136,12 @@ def _best_move(
     index: int,
     value: float,
     spans: Sequence[tuple[datetime, datetime]],
-    number: int,
     params: PlanParams,
 ) -> int | None:
     """The user's pick when moving a block: the best free full hour that day, if it is better.
 
     Free means inside the task's windows, clear of meetings (with buffers) and of
-    the week's other suggested blocks (with buffers).
+    calsync's other suggestions in the calendar (``spans``, with buffers).
     """
     length_time = grid.length * QUARTER
     best: int | None = None
@@ -1036,8 +1153,7 @@ def _best_move(
         end = start + length_time
         clash = any(
             start < other_end + params.buffer and other_start - params.buffer < end
-            for n, (other_start, other_end) in enumerate(spans)
-            if n != number
+            for other_start, other_end in spans
         )
         if not clash and grid.value[candidate] > best_value + 1e-12:
             best, best_value = int(candidate), float(grid.value[candidate])
@@ -1050,8 +1166,11 @@ def run_user(
     weeks: int,
     learners: Sequence[str],
     task_types: Sequence[Mapping[str, Any]] = EXAMPLE_TASK_TYPES,
+    replan: str = "daily",
 ) -> dict[str, Any]:
     """Simulate one user under every learner (same user, meetings and grids for all).
+
+    ``replan`` is how often calsync re-plans (:data:`REPLANS`).
 
     Returns:
         ``{"user": {...description...}, "learners": {name: items}}``.
@@ -1069,5 +1188,7 @@ def run_user(
             "chronotypes": [r.chronotype for r in user.regimes],
             "shift_week": user.shift_week,
         },
-        "learners": {name: simulate_learner(user, config, contexts, name) for name in learners},
+        "learners": {
+            name: simulate_learner(user, config, contexts, name, replan) for name in learners
+        },
     }

@@ -13,6 +13,15 @@ another suggestion or its buffer, and start no sooner than ``lead`` from now.
 Each day holds at most ``day_cap`` minutes of suggestions and each task type
 at most ``max_per_day`` blocks.
 
+Weekly targets are per **calendar week** (Monday to Sunday, local time):
+everything calsync suggested in a week counts toward that week's target —
+blocks still ahead, and (``earlier``) the ones that already took place, were
+moved or were deleted by the user, so re-planning as the days pass never
+suggests more than the target. A week the horizon only partly reaches gets
+the share of its target that the horizon covers (rounded), so the next week
+is filled gradually as its days come into view rather than all on its first
+day.
+
 Placement is greedy over all task types at once — the best-scoring valid
 block anywhere is placed first — evaluated lazily: a candidate that became
 invalid is replaced by its task type's next best, which can only score lower.
@@ -30,7 +39,7 @@ import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 import numpy as np
 
@@ -40,6 +49,8 @@ from calsync.learning.slots import slot_of
 from calsync.learning.windows import Window, allowed_periods
 
 QUARTER = timedelta(minutes=15)
+#: Length of the period a weekly target is counted over.
+WEEK = timedelta(days=7)
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +60,8 @@ class TaskSpec:
     Attributes:
         name: Task type name.
         block_minutes: Length of each block.
-        sessions: Blocks wanted over the horizon.
+        sessions: Blocks wanted per calendar week (see the module docstring;
+            :func:`sessions_over` turns a target in hours into blocks).
         windows: Where its blocks may lie.
         habit: Its 168-slot habit array.
         max_per_day: At most this many of its blocks on one day.
@@ -117,6 +129,11 @@ class PlannedBlock:
     reason: str
 
 
+def week_of(day: int) -> int:
+    """The proleptic ordinal of the Monday starting the calendar week of ordinal ``day``."""
+    return day - (day - 1) % 7
+
+
 def sessions_over(
     weekly_sessions: int | None, weekly_hours: float | None, block_minutes: int, horizon: timedelta
 ) -> int:
@@ -147,7 +164,18 @@ class _Grid:
         self.days = np.fromiter(
             (s.astimezone(tz).toordinal() for s in starts), dtype=np.int64, count=self.n
         )
+        self.weeks = self.days - (self.days - 1) % 7  # ordinal of each quarter's Monday
         self.busy = np.zeros(self.n, dtype=bool)
+
+    def week_share(self, monday: int) -> float:
+        """How much of the calendar week starting on ordinal ``monday`` is known.
+
+        The part before the horizon's end: its past (whose suggestions count
+        through ``earlier``) and what the grid covers.
+        """
+        start = datetime.combine(date.fromordinal(monday), time(0), tzinfo=self.tz)
+        reach = min(self.end - start.astimezone(UTC), WEEK)
+        return max(0.0, reach / WEEK)
 
     def index(self, moment: datetime, up: bool) -> int:
         """Quarter index of an instant (rounded up or down), clipped to the grid."""
@@ -164,6 +192,11 @@ class _Grid:
         return (self.t0 + index * QUARTER).astimezone(self.tz)
 
 
+def _share_of(sessions: int, share: float) -> int:
+    """A week's target for the share of it the horizon reaches (all of it from 1)."""
+    return sessions if share >= 1.0 else round(sessions * share)
+
+
 class _TaskState:
     def __init__(self, spec: TaskSpec, grid: _Grid, energy: WeeklyArray, params: PlanParams):
         self.spec = spec
@@ -178,9 +211,28 @@ class _TaskState:
         if grid.n:
             for period in allowed_periods(spec.windows, grid.t0, grid.end, grid.tz):
                 grid.mark(self.window, period.start, period.end)
+        self.tz = grid.tz
         self.declined = np.zeros(grid.n, dtype=bool)
         self.per_day: dict[int, int] = {}
-        self.count = 0
+        self.per_week: dict[int, int] = {}
+        self.quota = {
+            int(monday): _share_of(spec.sessions, grid.week_share(int(monday)))
+            for monday in np.unique(grid.weeks)
+        }
+
+    def room(self, monday: int) -> bool:
+        """Whether the calendar week starting on ordinal ``monday`` takes another block."""
+        return self.per_week.get(monday, 0) < self.quota.get(monday, 0)
+
+    def week_of(self, start: datetime) -> int:
+        """The calendar week (ordinal of its Monday) of a block starting at ``start``."""
+        return week_of(start.astimezone(self.tz).toordinal())
+
+    def count(self, start: datetime) -> None:
+        """Count a block by its start toward its day and week."""
+        day = start.astimezone(self.tz).toordinal()
+        self.per_day[day] = self.per_day.get(day, 0) + 1
+        self.per_week[week_of(day)] = self.per_week.get(week_of(day), 0) + 1
 
     def block_score(self, i: int) -> float:
         return float(self.score_sums[i + self.length] - self.score_sums[i]) / self.length
@@ -224,6 +276,10 @@ class _Planner:
         starts = np.arange(0, n - length + 1)
         ok = (blocked[starts + length] - blocked[starts]) == 0
         ok &= (starts % state.step) == 0
+        weeks = self.grid.weeks[starts]
+        for monday in np.unique(weeks[ok]):
+            if not state.room(int(monday)):
+                ok &= weeks != monday
         days = self.grid.days[starts]
         cap = self.params.day_cap_minutes - state.length * 15
         for day in np.unique(days[ok]):
@@ -252,6 +308,8 @@ class _Planner:
         )
         if not free.all():
             return False
+        if not state.room(int(self.grid.weeks[i])):
+            return False
         day = int(self.grid.days[i])
         limit = state.spec.max_per_day
         if self.day_minutes.get(day, 0) > self.params.day_cap_minutes - length * 15:
@@ -263,21 +321,23 @@ class _Planner:
     def occupy(self, state: _TaskState, i: int) -> None:
         low = max(0, i - self.buffer_q)
         self.taken[low : i + state.length + self.buffer_q] = True
-        day = int(self.grid.days[i]) if i < self.grid.n else -1
+        day = int(self.grid.days[i])
         self.day_minutes[day] = self.day_minutes.get(day, 0) + state.length * 15
-        state.per_day[day] = state.per_day.get(day, 0) + 1
-        state.count += 1
+        state.count(self.grid.time(i))
 
     def occupy_span(self, state: _TaskState, start: datetime, end: datetime) -> None:
         """Account for a block given by its times (it may lie partly outside the grid)."""
         low = self.grid.index(start - self.params.buffer, up=False)
         high = self.grid.index(end + self.params.buffer, up=True)
         self.taken[low:high] = True
+        self.count_past(state, start, end)
+
+    def count_past(self, state: _TaskState, start: datetime, end: datetime) -> None:
+        """Count a block toward its day's cap, its day and its week, taking no time."""
         day = start.astimezone(self.grid.tz).toordinal()
         minutes = int((end - start) / timedelta(minutes=1))
         self.day_minutes[day] = self.day_minutes.get(day, 0) + minutes
-        state.per_day[day] = state.per_day.get(day, 0) + 1
-        state.count += 1
+        state.count(start)
 
     def planned(self, state: _TaskState, i: int, block_id: str | None, reason: str) -> PlannedBlock:
         start = self.grid.time(i)
@@ -306,6 +366,7 @@ def plan_blocks(
     existing: Sequence[ExistingBlock] = (),
     declined: Sequence[ExistingBlock] = (),
     avoid: Sequence[ExistingBlock] = (),
+    earlier: Sequence[ExistingBlock] = (),
 ) -> list[PlannedBlock]:
     """Plan the suggested blocks for the horizon.
 
@@ -319,6 +380,10 @@ def plan_blocks(
         existing: Suggestions still in the calendar from earlier cycles.
         declined: Suggestions the user deleted (they count; their slot is not reused).
         avoid: Slots the user moved a block away from (not offered to that task again).
+        earlier: Suggestions that have ended — done, moved or deleted by the
+            user (at their planned time); those in a calendar week the horizon
+            reaches count toward its target, their day's ``max_per_day`` and
+            day cap.
 
     Returns:
         Every block to have in the calendar, sorted by start; existing blocks keep their id.
@@ -328,11 +393,16 @@ def plan_blocks(
     grid = planner.grid
     result: list[PlannedBlock] = []
 
+    for block in earlier:
+        state = planner.tasks.get(block.task_type)
+        if state is not None and block.end <= now and state.week_of(block.start) in state.quota:
+            planner.count_past(state, block.start, block.end)
     for block in declined:
         state = planner.tasks.get(block.task_type)
         if state is not None and block.end > now:
             grid.mark(state.declined, block.start, block.end)
-            state.count += 1
+            monday = state.week_of(block.start)
+            state.per_week[monday] = state.per_week.get(monday, 0) + 1
     for block in avoid:
         state = planner.tasks.get(block.task_type)
         if state is not None and block.end > now:
@@ -363,8 +433,8 @@ def plan_blocks(
 
     # Existing blocks, best first: keep, move (beaten by the margin) or drop.
     for score, block, state, index in sorted(movable, key=lambda m: (-m[0], m[1].start)):
-        if state.count >= state.spec.sessions:
-            continue  # over target (the target was lowered): drop it
+        if not state.room(state.week_of(block.start)):
+            continue  # its week is over target (e.g. the target was lowered): drop it
         best = planner.best(state)
         here_ok = grid.time(index) == block.start.astimezone(tz) and planner.valid(state, index)
         if here_ok and (best is None or state.block_score(best) <= score + params.move_margin):
@@ -377,18 +447,14 @@ def plan_blocks(
     # New blocks: the best valid block of any task type first.
     heap: list[tuple[float, int, int, str]] = []
     for order, state in enumerate(planner.tasks.values()):
-        if state.count < state.spec.sessions and (best := planner.best(state)) is not None:
+        if (best := planner.best(state)) is not None:  # None: no week has room
             heapq.heappush(heap, (-state.block_score(best), best, order, state.spec.name))
     while heap:
         _neg, index, order, name = heapq.heappop(heap)
         state = planner.tasks[name]
-        if state.count >= state.spec.sessions:
-            continue
-        if planner.valid(state, index):
+        if planner.valid(state, index):  # still free, and its week still has room
             planner.occupy(state, index)
             result.append(planner.planned(state, index, None, "new"))
-            if state.count >= state.spec.sessions:
-                continue
         best = planner.best(state)
         if best is not None:
             heapq.heappush(heap, (-state.block_score(best), best, order, name))
