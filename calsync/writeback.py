@@ -277,10 +277,10 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
             for r in observation.rows
             if r.planned_start is not None and r.planned_start != r.start
         ],
-        earlier=[  # ended: they count toward their week's target
+        earlier=[  # they count toward their week's target
             ExistingBlock(r.id, r.task_type, r.start, r.end)
             for r in history.values()
-            if r.status in COUNTED and r.end <= now
+            if r.status in COUNTED and (r.end <= now or (r.status == "gone" and r.start < now))
         ],
     )
     plan = _with_ids(plan, user, known_ids)

@@ -340,3 +340,11 @@ def test_blocks_in_weeks_the_plan_does_not_reach_are_ignored() -> None:
     )
     plan = plan_blocks([task(sessions=3)], neutral_array(), [], MONDAY, BERLIN, earlier=[long_ago])
     assert len(plan) == 3
+
+
+def test_a_block_deleted_while_it_ran_counts_at_once() -> None:
+    noon = MONDAY.replace(hour=12)
+    running = ExistingBlock("g", "Deep", MONDAY.replace(hour=11), MONDAY.replace(hour=13))
+    spec = task(sessions=1, max_per_day=1)
+    assert plan_blocks([spec], neutral_array(), [], noon, BERLIN, earlier=[running]) == []
+    assert plan_blocks([spec], neutral_array(), [], noon, BERLIN)  # without it: one block

@@ -380,10 +380,11 @@ def plan_blocks(
         existing: Suggestions still in the calendar from earlier cycles.
         declined: Suggestions the user deleted (they count; their slot is not reused).
         avoid: Slots the user moved a block away from (not offered to that task again).
-        earlier: Suggestions that have ended — done, moved or deleted by the
-            user (at their planned time); those in a calendar week the horizon
-            reaches count toward its target, their day's ``max_per_day`` and
-            day cap.
+        earlier: Suggestions that started before now and are passed neither
+            as ``existing`` nor as ``declined`` — done, moved or deleted by
+            the user (a declined one at its planned time); those in a calendar
+            week the horizon reaches count toward its target, their day's
+            ``max_per_day`` and day cap.
 
     Returns:
         Every block to have in the calendar, sorted by start; existing blocks keep their id.
@@ -395,7 +396,7 @@ def plan_blocks(
 
     for block in earlier:
         state = planner.tasks.get(block.task_type)
-        if state is not None and block.end <= now and state.week_of(block.start) in state.quota:
+        if state is not None and block.start < now and state.week_of(block.start) in state.quota:
             planner.count_past(state, block.start, block.end)
     for block in declined:
         state = planner.tasks.get(block.task_type)
