@@ -528,7 +528,9 @@ class TaskTypeConfig(_Section):
         60, ge=15, le=720, description="Default length of a suggested block, in minutes."
     )
     weekly_target: WeeklyTarget = Field(
-        WeeklyTarget(sessions=3), description="Sessions or hours wanted per week."
+        WeeklyTarget(sessions=3),
+        description="Sessions or hours wanted per calendar week (Monday to Sunday, your time "
+        "zone); blocks that took place, moved or were deleted count toward their week.",
     )
     windows: list[WindowConfig] = Field(
         [WindowConfig()], description="When blocks of this type may be placed."
