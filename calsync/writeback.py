@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -167,9 +167,16 @@ def plan_params(config: Config) -> PlanParams:
 
 
 def task_specs(
-    config: Config, habits: Mapping[str, np.ndarray], params: PlanParams
+    config: Config,
+    habits: Mapping[str, np.ndarray],
+    params: PlanParams,
+    since: Mapping[str, datetime] | None = None,
 ) -> list[TaskSpec]:
-    """The configured task types as the planner sees them, with their habit arrays."""
+    """The configured task types as the planner sees them, with their habit arrays.
+
+    ``since``: when calsync began suggesting each task type (by name); a task
+    type missing from it has been suggested for long.
+    """
     return [
         TaskSpec(
             name=t.name,
@@ -180,6 +187,7 @@ def task_specs(
             windows=[w.window() for w in t.windows],
             habit=habits[t.name],
             max_per_day=t.max_per_day,
+            since=(since or {}).get(t.name),
         )
         for t in config.task_types
     ]
@@ -220,9 +228,10 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         declined_before = [
             r for r in tx.suggestions(user, target.name, ["declined"]) if r.end > now
         ]
-        history = {  # what this and last week's suggestions became (for the weekly targets)
-            r.id: r for r in tx.suggestions(user, target.name, COUNTED) if r.start > now - 2 * WEEK
-        }
+        # What this and last week's suggestions became, and since when each task
+        # type has been suggested (for the weekly targets).
+        history = {r.id: r for r in tx.suggestions(user, target.name, COUNTED, now - 2 * WEEK)}
+        since = tx.first_suggested(user, target.name)
     # The user may drag a block anywhere: look well back, and forward without limit.
     earliest = min([now, *(r.start for r in rows)]) - timedelta(days=30)
     try:
@@ -253,7 +262,12 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         habits = {t.name: cs.habit_in(tx, t.name, user) for t in config.task_types}
         energy, _ = tx.load_energy(user, config.learning.neutral_value)
         mirror = tx.events(start=now, end=now + params.horizon)
-    specs = task_specs(config, {name: array for name, (array, _) in habits.items()}, params)
+    specs = task_specs(
+        config,
+        {name: array for name, (array, _) in habits.items()},
+        params,
+        {t.name: since.get(t.name, now) for t in config.task_types},
+    )
     current = [r for r in observation.rows if r.status in ("active", "user_moved")]
     history.update({r.id: r for r in observation.rows})
     plan = plan_blocks(

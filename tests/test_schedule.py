@@ -210,9 +210,15 @@ def test_windows_follow_local_time_across_fall_back() -> None:
         before,
         BERLIN,
     )
-    # Friday is this week's only weekday left; next week's share of the target
-    # reaches to Friday 07:00: round(5 * (4 days 7 h) / 7 days) = 3 blocks.
-    assert [local(b)[0] for b in plan] == ["Fri 08:00", "Mon 08:00", "Tue 08:00", "Wed 08:00"]
+    # Friday is this week's only weekday left; the horizon reaches next week's
+    # windows up to Friday 07:00 (Monday to Thursday, 4/5): 5 * 4/5 = 4 blocks.
+    assert [local(b)[0] for b in plan] == [
+        "Fri 08:00",
+        "Mon 08:00",
+        "Tue 08:00",
+        "Wed 08:00",
+        "Thu 08:00",
+    ]
     assert {b.start.utcoffset() for b in plan} == {timedelta(hours=2), timedelta(hours=1)}
 
 
@@ -331,7 +337,7 @@ def test_a_week_the_horizon_only_reaches_gets_its_share() -> None:
     this_week = [b for b in plan if b.start.date() < next_monday]
     next_week = [b for b in plan if b.start.date() >= next_monday]
     assert len(this_week) == 2  # Thursday and Friday: the windows leave no more
-    assert len(next_week) == round(4 * 3 / 7)  # Monday to Wednesday of next week: 2
+    assert len(next_week) == 2  # Monday to Wednesday: 3/5 of its windows, 4 * 3/5 = 2.4
 
 
 def test_blocks_in_weeks_the_plan_does_not_reach_are_ignored() -> None:
@@ -348,3 +354,59 @@ def test_a_block_deleted_while_it_ran_counts_at_once() -> None:
     spec = task(sessions=1, max_per_day=1)
     assert plan_blocks([spec], neutral_array(), [], noon, BERLIN, earlier=[running]) == []
     assert plan_blocks([spec], neutral_array(), [], noon, BERLIN)  # without it: one block
+
+
+def test_a_short_horizon_still_reaches_the_whole_target_by_the_weeks_last_window() -> None:
+    """Planning every 6 h one day ahead: the share grows with the windows reached."""
+    spec = task(sessions=4, max_per_day=1)
+    params = PlanParams(horizon=timedelta(days=1))
+    now = MONDAY.replace(hour=0)
+    held: dict[str, ExistingBlock] = {}
+    for step in range(4 * 7):
+        plan = plan_blocks(
+            [spec],
+            neutral_array(),
+            [],
+            now,
+            BERLIN,
+            params,
+            existing=[b for b in held.values() if b.end > now],
+            earlier=[b for b in held.values() if b.end <= now],
+        )
+        held = {k: b for k, b in held.items() if b.end <= now}  # the plan replaces the rest
+        for n, block in enumerate(plan):
+            key = block.id or f"b{step}-{n}"
+            held[key] = ExistingBlock(key, block.task_type, block.start, block.end)
+        now += timedelta(hours=6)
+    next_monday = (MONDAY + timedelta(days=7)).date()
+    this_week = [b for b in held.values() if b.start.date() < next_monday]
+    assert len(this_week) == 4
+    assert len({b.start.date() for b in this_week}) == 4
+
+
+def test_a_first_run_mid_week_gets_the_share_of_the_week_that_is_left() -> None:
+    friday = MONDAY + timedelta(days=4)  # 07:00
+    spec = task(sessions=5, max_per_day=3)
+    started = TaskSpec(
+        name=spec.name,
+        block_minutes=spec.block_minutes,
+        sessions=spec.sessions,
+        windows=spec.windows,
+        habit=spec.habit,
+        max_per_day=3,
+        since=friday,
+    )
+    this_week = (MONDAY + timedelta(days=7)).date()
+    plan = plan_blocks([started], neutral_array(), [], friday, BERLIN)
+    assert len([b for b in plan if b.start.date() < this_week]) == 1  # Friday: 5 * 1/5
+    crammed = plan_blocks([spec], neutral_array(), [], friday, BERLIN)
+    assert len([b for b in crammed if b.start.date() < this_week]) == 3  # max_per_day
+
+
+def test_a_declined_block_ahead_counts_toward_its_day() -> None:
+    tuesday = MONDAY + timedelta(days=1, hours=3)  # 10:00
+    declined = ExistingBlock("d", "Deep", tuesday.replace(hour=14), tuesday.replace(hour=15))
+    plan = plan_blocks(
+        [task(sessions=3, max_per_day=1)], neutral_array(), [], tuesday, BERLIN, declined=[declined]
+    )
+    assert all(b.start.date() != tuesday.date() for b in plan)

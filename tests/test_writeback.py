@@ -409,3 +409,21 @@ def test_re_planning_all_week_never_exceeds_the_weekly_targets(tmp_path: Path) -
             assert count == targets[task], (week, task, count)
         else:
             assert count <= targets[task], (week, task, count)
+
+
+def test_a_first_run_on_a_friday_suggests_fridays_share_of_the_week(tmp_path: Path) -> None:
+    friday = MONDAY + timedelta(days=4)  # 07:00
+    clock = FixedClock(friday)
+    with open_calsync(make_config(), store_url=f"sqlite:///{tmp_path / 'c.db'}", clock=clock) as cs:
+        target = MemoryTarget()
+        first = run_cycle(cs, target)
+        next_monday = (MONDAY + timedelta(days=7)).date()
+        this_week = [b for b in first.plan if b.start.astimezone(BERLIN).date() < next_monday]
+        # Weekday windows: Friday is 1/5 of the week's time; Deep Coding 3 * 1/5 rounds
+        # to 1, Email 2 * 1/5 to 0 — not the whole week's five squeezed into one day.
+        assert [b.task_type for b in this_week] == ["Deep Coding"]
+        clock.set(friday + timedelta(hours=2))
+        again = run_cycle(cs, target)  # since = the first suggestion, not this cycle
+        assert again.actions == []
+        with cs.store.read() as tx:
+            assert set(tx.first_suggested("me", target.name)) == {"Deep Coding", "Email"}

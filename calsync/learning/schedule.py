@@ -18,9 +18,12 @@ everything calsync suggested in a week counts toward that week's target —
 blocks still ahead, and (``earlier``) the ones that already took place, were
 moved or were deleted by the user, so re-planning as the days pass never
 suggests more than the target. A week the horizon only partly reaches gets
-the share of its target that the horizon covers (rounded), so the next week
-is filled gradually as its days come into view rather than all on its first
-day.
+the share of its target that the horizon covers — measured in the task
+type's allowed time (its windows), halves rounded up — so the next week is
+filled gradually as its days come into view rather than all on its first
+day, and a short horizon still reaches the whole target by the week's last
+window. Likewise a week in which calsync began suggesting a task type
+(``TaskSpec.since``) gets the share of its target from then on.
 
 Placement is greedy over all task types at once — the best-scoring valid
 block anywhere is placed first — evaluated lazily: a candidate that became
@@ -65,6 +68,9 @@ class TaskSpec:
         windows: Where its blocks may lie.
         habit: Its 168-slot habit array.
         max_per_day: At most this many of its blocks on one day.
+        since: When calsync began suggesting it (``None``: long ago). A week
+            that began earlier gets the share of its target from then on, so
+            a first run on a Thursday does not cram a week into two days.
 
     """
 
@@ -74,6 +80,7 @@ class TaskSpec:
     windows: Sequence[Window]
     habit: WeeklyArray
     max_per_day: int | None = None
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -167,15 +174,26 @@ class _Grid:
         self.weeks = self.days - (self.days - 1) % 7  # ordinal of each quarter's Monday
         self.busy = np.zeros(self.n, dtype=bool)
 
-    def week_share(self, monday: int) -> float:
-        """How much of the calendar week starting on ordinal ``monday`` is known.
+    def week_share(
+        self, monday: int, windows: Sequence[Window], since: datetime | None = None
+    ) -> float:
+        """How much of a task type's time in the week starting on ordinal ``monday`` counts.
 
-        The part before the horizon's end: its past (whose suggestions count
-        through ``earlier``) and what the grid covers.
+        The share of the week's allowed time (inside ``windows``) that lies
+        before the horizon's end — its past included, whose suggestions count
+        through ``earlier`` — and not before ``since`` (when calsync began
+        suggesting the task type). 1.0 for a week wholly reached.
         """
         start = datetime.combine(date.fromordinal(monday), time(0), tzinfo=self.tz)
-        reach = min(self.end - start.astimezone(UTC), WEEK)
-        return max(0.0, reach / WEEK)
+        end = datetime.combine(date.fromordinal(monday + 7), time(0), tzinfo=self.tz)
+        total = _minutes(allowed_periods(windows, start, end, self.tz))
+        if total <= 0:
+            return 1.0
+        low = start if since is None else max(start, since)
+        high = min(end.astimezone(UTC), self.end)
+        if high <= low:
+            return 0.0
+        return _minutes(allowed_periods(windows, low, high, self.tz)) / total
 
     def index(self, moment: datetime, up: bool) -> int:
         """Quarter index of an instant (rounded up or down), clipped to the grid."""
@@ -192,9 +210,13 @@ class _Grid:
         return (self.t0 + index * QUARTER).astimezone(self.tz)
 
 
+def _minutes(periods: Sequence[Period]) -> float:
+    return sum((p.end - p.start) / timedelta(minutes=1) for p in periods)
+
+
 def _share_of(sessions: int, share: float) -> int:
-    """A week's target for the share of it the horizon reaches (all of it from 1)."""
-    return sessions if share >= 1.0 else round(sessions * share)
+    """A week's target for a share of it (halves round up; all of it from 1)."""
+    return sessions if share >= 1.0 - 1e-9 else math.floor(sessions * share + 0.5)
 
 
 class _TaskState:
@@ -216,7 +238,9 @@ class _TaskState:
         self.per_day: dict[int, int] = {}
         self.per_week: dict[int, int] = {}
         self.quota = {
-            int(monday): _share_of(spec.sessions, grid.week_share(int(monday)))
+            int(monday): _share_of(
+                spec.sessions, grid.week_share(int(monday), spec.windows, spec.since)
+            )
             for monday in np.unique(grid.weeks)
         }
 
@@ -402,8 +426,7 @@ def plan_blocks(
         state = planner.tasks.get(block.task_type)
         if state is not None and block.end > now:
             grid.mark(state.declined, block.start, block.end)
-            monday = state.week_of(block.start)
-            state.per_week[monday] = state.per_week.get(monday, 0) + 1
+            planner.count_past(state, block.start, block.end)  # as it will once ended
     for block in avoid:
         state = planner.tasks.get(block.task_type)
         if state is not None and block.end > now:

@@ -616,9 +616,17 @@ class StoreTx:
     # ------------------------------------------------------------------ suggestions
 
     def suggestions(
-        self, user_id: str, target: str | None = None, statuses: Iterable[str] | None = None
+        self,
+        user_id: str,
+        target: str | None = None,
+        statuses: Iterable[str] | None = None,
+        start_after: datetime | None = None,
     ) -> list[SuggestionRow]:
-        """A user's suggestions (of one target, in some statuses), by start."""
+        """A user's suggestions, by start.
+
+        Optionally only those of one ``target``, in some ``statuses``, or
+        starting after ``start_after``.
+        """
         s = t.suggestions.c
         query = (
             select(t.suggestions, t.task_types.c.name.label("task_name"))
@@ -630,6 +638,8 @@ class StoreTx:
             query = query.where(s.target == target)
         if statuses is not None:
             query = query.where(s.status.in_(list(statuses)))
+        if start_after is not None:
+            query = query.where(s.start > start_after)
         return [
             SuggestionRow(
                 id=r.id,
@@ -647,6 +657,17 @@ class StoreTx:
             )
             for r in self._conn.execute(query)
         ]
+
+    def first_suggested(self, user_id: str, target: str) -> dict[str, datetime]:
+        """When calsync first wrote a suggestion of each task type to ``target`` (by name)."""
+        s = t.suggestions.c
+        query = (
+            select(t.task_types.c.name, func.min(s.created_at))
+            .join(t.task_types, t.task_types.c.id == s.task_type_id)
+            .where(s.user_id == user_id, s.target == target)
+            .group_by(t.task_types.c.name)
+        )
+        return {name: first for name, first in self._conn.execute(query)}
 
     def save_suggestion(self, row: SuggestionRow, now: datetime) -> None:
         """Insert or replace a suggestion."""
