@@ -231,7 +231,11 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         # What this and last week's suggestions became, and since when each task
         # type has been suggested (for the weekly targets).
         history = {r.id: r for r in tx.suggestions(user, target.name, COUNTED, now - 2 * WEEK)}
-        since = tx.first_suggested(user, target.name)
+        began = tx.first_suggested(user, target.name) or now
+        known = tx.task_types_known_since()
+    # A task type is suggested from the first cycle that wrote to this target,
+    # or from when it was configured, if later.
+    since = {name: max(began, at) for name, at in known.items()}
     # The user may drag a block anywhere: look well back, and forward without limit.
     earliest = min([now, *(r.start for r in rows)]) - timedelta(days=30)
     try:
@@ -266,7 +270,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         config,
         {name: array for name, (array, _) in habits.items()},
         params,
-        {t.name: since.get(t.name, now) for t in config.task_types},
+        {t.name: since.get(t.name, began) for t in config.task_types},
     )
     current = [r for r in observation.rows if r.status in ("active", "user_moved")]
     history.update({r.id: r for r in observation.rows})

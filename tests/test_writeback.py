@@ -426,4 +426,33 @@ def test_a_first_run_on_a_friday_suggests_fridays_share_of_the_week(tmp_path: Pa
         again = run_cycle(cs, target)  # since = the first suggestion, not this cycle
         assert again.actions == []
         with cs.store.read() as tx:
-            assert set(tx.first_suggested("me", target.name)) == {"Deep Coding", "Email"}
+            assert tx.first_suggested("me", target.name) == friday
+            assert tx.first_suggested("me", "elsewhere") is None
+
+
+def test_a_task_type_added_on_thursday_gets_the_share_of_the_week_left(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    clock = FixedClock(MONDAY)
+    target = MemoryTarget()
+    deep_only = make_config(task_types=[make_config().task_types[0].model_dump(mode="json")])
+    with open_calsync(deep_only, store_url=url, clock=clock) as cs:
+        run_cycle(cs, target)
+    thursday = MONDAY + timedelta(days=3)
+    clock.set(thursday)
+    emails = {
+        "name": "Email",
+        "keywords": ["email"],
+        "block_minutes": 30,
+        "weekly_target": {"sessions": 5},
+        "max_per_day": 2,
+    }
+    both = make_config(task_types=[deep_only.task_types[0].model_dump(mode="json"), emails])
+    with open_calsync(both, store_url=url, clock=clock) as cs:
+        report = run_cycle(cs, target)
+    next_monday = (MONDAY + timedelta(days=7)).date()
+    email = [
+        b
+        for b in report.plan
+        if b.task_type == "Email" and b.start.astimezone(BERLIN).date() < next_monday
+    ]
+    assert len(email) == 2  # Thursday and Friday: 2/5 of the week's windows, 5 * 2/5

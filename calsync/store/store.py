@@ -658,16 +658,16 @@ class StoreTx:
             for r in self._conn.execute(query)
         ]
 
-    def first_suggested(self, user_id: str, target: str) -> dict[str, datetime]:
-        """When calsync first wrote a suggestion of each task type to ``target`` (by name)."""
+    def first_suggested(self, user_id: str, target: str) -> datetime | None:
+        """When calsync first wrote a suggestion to ``target`` (``None``: never)."""
         s = t.suggestions.c
-        query = (
-            select(t.task_types.c.name, func.min(s.created_at))
-            .join(t.task_types, t.task_types.c.id == s.task_type_id)
-            .where(s.user_id == user_id, s.target == target)
-            .group_by(t.task_types.c.name)
-        )
-        return {name: first for name, first in self._conn.execute(query)}
+        query = select(func.min(s.created_at)).where(s.user_id == user_id, s.target == target)
+        return self._conn.execute(query).scalar()
+
+    def task_types_known_since(self) -> dict[str, datetime]:
+        """When each task type (by name) was first configured."""
+        c = t.task_types.c
+        return {name: at for name, at in self._conn.execute(select(c.name, c.created_at))}
 
     def save_suggestion(self, row: SuggestionRow, now: datetime) -> None:
         """Insert or replace a suggestion."""
