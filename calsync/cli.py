@@ -62,11 +62,46 @@ def _configure_logging(verbosity: int) -> None:
     )
 
 
+def _embedded(args: argparse.Namespace) -> bool:
+    """Whether no configuration file is in use (the embedded default applies)."""
+    return args.config is None and not default_config_path().exists()
+
+
 def _load(args: argparse.Namespace) -> Config:
+    """The configuration every command uses.
+
+    Without a file, the embedded default — the example task types in
+    Europe/Berlin, reading the bundled sample calendar — for every command
+    alike, so ``plan``, ``status`` or ``heatmap`` see what ``run --once`` did.
+    """
     config = load_config(args.config)
     if args.state_dir is not None:
         config = config.model_copy(update={"state_dir": args.state_dir})
+    if _embedded(args):
+        from calsync.config import IcsSourceConfig
+
+        config = config.model_copy(
+            update={"user": config.user.model_copy(update={"timezone": "Europe/Berlin"})}
+        )
+        sample = IcsSourceConfig(
+            type="ics",
+            name="sample",
+            path=config.resolved_state_dir() / "sample.ics",
+            days_back=60,
+            days_ahead=14,
+        )
+        config = config.model_copy(update={"sources": [sample]})
     return config
+
+
+def _render_sample(args: argparse.Namespace, config: Config, now: datetime) -> None:
+    """Before reading calendars on the embedded default: render its sample around today."""
+    from calsync.sample import write_sample_calendar
+
+    if _embedded(args):
+        write_sample_calendar(
+            config.resolved_state_dir() / "sample.ics", now, ZoneInfo(config.user.timezone)
+        )
 
 
 def _open(args: argparse.Namespace) -> Calsync:
@@ -254,6 +289,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     config = _load(args)
     with open_calsync(config) as cs:
+        _render_sample(args, config, cs.clock.now())
         sources = build_sources(config, cs.clock, only=args.source)
         if not sources:
             print("no sources configured: add a [[sources]] table (see `calsync config example`)")
@@ -421,31 +457,15 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_sample(config: Config, now: datetime) -> Config:
-    """The embedded default reads the bundled sample calendar (rendered around today)."""
-    from calsync.config import IcsSourceConfig
-    from calsync.sample import write_sample_calendar
-
-    path = write_sample_calendar(
-        config.resolved_state_dir() / "sample.ics", now, ZoneInfo(config.user.timezone)
-    )
-    sample = IcsSourceConfig(type="ics", name="sample", path=path, days_back=60, days_ahead=14)
-    return config.model_copy(update={"sources": [sample]})
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the service (or one full cycle with --once)."""
     from calsync.clock import SystemClock
     from calsync.daemon import Daemon, terminal_progress
 
     config = _load(args)
-    embedded = args.config is None and not default_config_path().exists()
     clock = SystemClock()
-    if embedded:
-        config = config.model_copy(
-            update={"user": config.user.model_copy(update={"timezone": "Europe/Berlin"})}
-        )
-        config = _with_sample(config, clock.now())
+    _render_sample(args, config, clock.now())
+    if _embedded(args):
         print(
             "no configuration file: running the embedded default on the bundled sample "
             f"calendar (state in {config.resolved_state_dir()})"

@@ -220,6 +220,29 @@ def test_oracle_follows_the_regime_shift() -> None:
     assert shifted.regimes[0].chronotype != shifted.regimes[1].chronotype
 
 
+def test_oracles_plan_on_mondays_whatever_the_protocol() -> None:
+    """A daily plan would place next week's blocks with this week's truth."""
+    for index in range(2):
+        daily = simulate.run_user(0, index, 3, ["oracle", "noisy_oracle"], replan="daily")
+        weekly = simulate.run_user(0, index, 3, ["oracle", "noisy_oracle"], replan="weekly")
+        assert daily == weekly
+    learners = simulate.run_user(0, 0, 3, ["evidence"], replan="daily")["learners"]
+    assert learners != simulate.run_user(0, 0, 3, ["evidence"], replan="weekly")["learners"]
+
+
+def test_random_arrays_change_weekly_not_with_every_plan() -> None:
+    user = simulate.make_user(0, 4, TASKS, 3)
+    clock = simulate.FixedClock(user.week_start(1))
+    random = simulate.LEARNERS["random"](user, simulate.user_config(user), clock)
+    monday, _ = random.arrays()
+    clock.set(user.week_start(1) + timedelta(days=2))
+    wednesday, _ = random.arrays()
+    clock.set(user.week_start(2))
+    later, _ = random.arrays()
+    assert all(np.array_equal(monday[n], wednesday[n]) for n in TASKS)
+    assert not np.array_equal(monday["Email"], later["Email"])
+
+
 def test_noisy_oracle_is_the_truth_moved_by_seeded_logit_noise() -> None:
     user = simulate.make_user(0, 3, TASKS, 4)
     clock = simulate.FixedClock(user.week_start(1))

@@ -387,8 +387,9 @@ class Learner(Protocol):
 
     ``update`` receives one piece of evidence as calsync infers it
     (``kind`` is ``completion`` or ``skip``; a skip has success 0.0), never
-    before it is observable. ``arrays`` is called once per week, just before
-    planning, and returns the habit array of every task type and the energy array.
+    before it is observable. ``arrays`` is called just before every plan (each
+    local midnight, or Mondays only with weekly re-planning) and returns the
+    habit array of every task type and the energy array.
     """
 
     def update(
@@ -573,17 +574,22 @@ class StoreLearner:
 class RandomLearner:
     """Lower bound: fresh uniform random habit and energy arrays every week; learns nothing."""
 
-    def __init__(self, task_names: Sequence[str], rng: np.random.Generator):
+    def __init__(self, task_names: Sequence[str], user: SimUser, clock: FixedClock):
         self.task_names = list(task_names)
-        self.rng = rng
+        self.user = user
+        self.clock = clock
 
     def update(self, task: str, slot: int, success: float, kind: str, **_: Any) -> None:
         """Ignore the outcome."""
 
     def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """New random arrays."""
-        habits = {name: self.rng.random(SLOTS_PER_WEEK) for name in self.task_names}
-        return habits, self.rng.random(SLOTS_PER_WEEK)
+        """The week's random arrays (the same for every plan of that week)."""
+        week = self.user.week_of(self.clock.now())
+        rng = np.random.default_rng(
+            np.random.SeedSequence([self.user.seed, self.user.index, week, 2])
+        )
+        habits = {name: rng.random(SLOTS_PER_WEEK) for name in self.task_names}
+        return habits, rng.random(SLOTS_PER_WEEK)
 
 
 class OracleLearner:
@@ -638,12 +644,12 @@ class NoisyOracleLearner(OracleLearner):
 class FullInformationLearner(EvidenceLearner):
     """An information bound: calsync's evidence learner told far more than blocks reveal.
 
-    Besides the outcomes of its own blocks it learns, before each week's plan,
-    one outcome at **every daytime hour (07:00–20:00) of every day** of the
-    week before, for every task type — a Bernoulli draw from that week's true
-    propensity, a success (1) or a failure (0) at the slot's own time. That is
-    98 extra outcomes per task type a week, about 25 times what the blocks
-    give. It shows what the estimator can reach when exploration costs nothing.
+    Besides the outcomes of its own blocks it learns, at the midnight after
+    each day, one outcome at **every daytime hour (07:00–20:00)** of that day,
+    for every task type — a Bernoulli draw from that day's true propensity, a
+    success (1) or a failure (0) at the slot's own time. That is 98 extra
+    outcomes per task type a week, about 25 times what the blocks give. It
+    shows what the estimator can reach when exploration costs nothing.
     """
 
     #: Local hours told every day.
@@ -653,32 +659,35 @@ class FullInformationLearner(EvidenceLearner):
         super().__init__(config)
         self.user = user
         self.clock = clock
-        self.told: set[int] = set()
+        self.told = START  # days before this one have been told
 
     def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """Learn last week's free outcomes (once per week), then the posterior means."""
-        week = self.user.week_of(self.clock.now())
-        if week > 0 and week not in self.told:
-            self.told.add(week)
-            truth = self.user.regime(week - 1).propensity
+        """Learn the free outcomes of every day that has ended, then the posterior means."""
+        today = self.clock.now().astimezone(self.user.tz).date()
+        while self.told < today:
+            day, self.told = self.told, self.told + timedelta(days=1)
+            week = (day - START).days // 7
+            truth = self.user.regime(week).propensity
             rng = np.random.default_rng(
-                np.random.SeedSequence([self.user.seed, self.user.index, week, 5])
+                np.random.SeedSequence([self.user.seed, self.user.index, day.toordinal(), 5])
             )
-            monday = START + timedelta(weeks=week - 1)
-            for offset in range(7):
-                day = monday + timedelta(days=offset)
-                for hour in self.HOURS:
-                    start = _local(day, hour * 60, self.user.tz)
-                    slot = slot_of(start, self.user.tz)
-                    for name in sorted(truth):
-                        success = float(rng.random() < truth[name][slot])
-                        self.habits[name] = add_outcome(
-                            self.habits[name], slot, success, start, self.params
-                        )
+            for hour in self.HOURS:
+                start = _local(day, hour * 60, self.user.tz)
+                slot = slot_of(start, self.user.tz)
+                for name in sorted(truth):
+                    success = float(rng.random() < truth[name][slot])
+                    self.habits[name] = add_outcome(
+                        self.habits[name], slot, success, start, self.params
+                    )
         return super().arrays()
 
 
 LearnerFactory = Callable[[SimUser, Config, FixedClock], Learner]
+
+#: Learners that plan on Mondays whatever the protocol: the oracles know one
+#: week's truth at a time, and a daily plan reaching into next week would place
+#: next week's blocks with this week's truth (wrong in a routine's first week).
+WEEKLY_ONLY = frozenset({"oracle", "noisy_oracle"})
 
 #: Learners that also get the interpreter's adjustments of the users' stated truths.
 WITH_INSIGHTS = frozenset({"evidence_insights", "evidence_insights_store", "ema_insights"})
@@ -691,8 +700,7 @@ LEARNERS: dict[str, LearnerFactory] = {
     "ema_skips": lambda user, config, clock: SeedEMA(config, learn_skips=True),
     "ema_insights": lambda user, config, clock: SeedEMA(config),
     "random": lambda user, config, clock: RandomLearner(
-        [t.name for t in config.task_types],
-        np.random.default_rng(np.random.SeedSequence([user.seed, user.index, 2])),
+        [t.name for t in config.task_types], user, clock
     ),
     "oracle": lambda user, config, clock: OracleLearner(user, clock),
     "noisy_oracle": lambda user, config, clock: NoisyOracleLearner(user, clock),
@@ -929,6 +937,8 @@ def simulate_learner(
     """
     if replan not in REPLANS:
         raise ValueError(f"replan must be one of {REPLANS}, got {replan!r}")
+    if learner_name in WEEKLY_ONLY:
+        replan = "weekly"
     tz = user.tz
     params = plan_params(config)
     weights = params.scoring
