@@ -352,3 +352,21 @@ def test_the_main_job_on_the_embedded_default(tmp_path: Path) -> None:
     again = run_cli("run", "--once", "--color", "never", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "wrote 0 new, 0 moved, 0 removed" in again.stdout
+
+
+def test_without_a_config_file_every_command_sees_what_run_once_did(tmp_path: Path) -> None:
+    """The embedded default (Berlin, the bundled sample calendar) is the same for all."""
+    once = run_cli("run", "--once", "--color", "never", cwd=tmp_path)
+    assert once.returncode == 0, once.stderr
+    plan = run_cli("plan", "--json", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    (report,) = json.loads(plan.stdout)
+    assert report["blocks"]
+    assert report["actions"] == []  # nothing to move: the same zone, the same busy time
+    status = run_cli("status", "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert [s["name"] for s in data["sources"]] == ["sample"]
+    heatmap = run_cli("heatmap", "Email", cwd=tmp_path)
+    assert "hours in Europe/Berlin" in heatmap.stdout
+    assert not (tmp_path / "xdg-config").exists()  # no file was written to make this so
