@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import tomllib
@@ -558,6 +559,41 @@ class TaskTypeConfig(_Section):
         if not (self.keywords or self.regex or self.calendars or self.colors or self.categories):
             raise ValueError(
                 "give at least one matching rule (keywords, regex, calendars, colors or categories)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _can_be_placed(self) -> TaskTypeConfig:
+        """A target its windows can never hold is an error, not a silent shortfall."""
+        fits: dict[int, int] = {}  # day → blocks its windows hold (buffers aside)
+        longest = 0
+        for window in self.windows:
+            start, end = _parse_clock(window.start), _parse_clock(window.end)
+            assert start is not None  # checked by the window
+            minutes = (24 * 60 if end is None else end.hour * 60 + end.minute) - (
+                start.hour * 60 + start.minute
+            )
+            longest = max(longest, minutes)
+            for day in window.day_numbers():
+                fits[day] = fits.get(day, 0) + minutes // self.block_minutes
+        if self.block_minutes > longest:
+            raise ValueError(
+                f"block_minutes {self.block_minutes} does not fit in any window "
+                f"(the longest is {longest} minutes)"
+            )
+        target = self.weekly_target
+        wanted = (
+            target.sessions
+            if target.sessions is not None
+            else math.ceil(round((target.hours or 0.0) * 60 / self.block_minutes, 6))
+        )
+        cap = self.max_per_day
+        room = sum(n if cap is None else min(n, cap) for n in fits.values())
+        if wanted > room:
+            per_day = "" if cap is None else f" with max_per_day {cap}"
+            raise ValueError(
+                f"weekly_target needs {wanted} block(s) of {self.block_minutes} minutes a week, "
+                f"but its windows{per_day} hold at most {room}"
             )
         return self
 

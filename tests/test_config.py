@@ -252,3 +252,46 @@ def test_store_url_is_checked() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"store": {"url": "notaurl"}})
     assert caught.value.problems[0].key == "store.url"
+
+
+def test_a_task_type_its_windows_can_never_hold_is_an_error() -> None:
+    text = """
+[[task_types]]
+name = "Long"
+keywords = ["long"]
+block_minutes = 180
+windows = [{ days = ["monday"], start = "09:00", end = "10:00" }]
+
+[[task_types]]
+name = "Daily"
+keywords = ["daily"]
+weekly_target = { sessions = 10 }
+max_per_day = 1
+
+[[task_types]]
+name = "Hours"
+keywords = ["hours"]
+block_minutes = 60
+weekly_target = { hours = 6 }
+windows = [{ days = ["saturday"], start = "09:00", end = "14:00" }]
+
+[[task_types]]
+name = "Fine"
+keywords = ["fine"]
+weekly_target = { sessions = 5 }
+max_per_day = 1
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config_text(text, "test.toml")
+    problems = {p.key: p.message for p in caught.value.problems}
+    assert (
+        "block_minutes 180 does not fit in any window (the longest is 60"
+        in (problems["task_types[0]"])
+    )
+    assert "needs 10 block(s)" in problems["task_types[1]"]
+    assert "max_per_day 1 hold at most 5" in problems["task_types[1]"]
+    assert (
+        "needs 6 block(s) of 60 minutes a week, but its windows hold at most 5"
+        in (problems["task_types[2]"])
+    )
+    assert set(problems) == {"task_types[0]", "task_types[1]", "task_types[2]"}
