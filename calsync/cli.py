@@ -379,9 +379,10 @@ def _describe(action: Action, tz: ZoneInfo) -> str:
     from calsync.reconcile import Create, Update
 
     if isinstance(action, Create | Update):
-        verb = "create" if isinstance(action, Create) else "move"
         start = action.content.start.astimezone(tz)
-        return f"{verb} {action.content.summary} at {start:%a %d %b %H:%M}"
+        if isinstance(action, Create):
+            return f"create {action.content.summary} at {start:%a %d %b %H:%M}"
+        return f"move {action.content.summary} to {start:%a %d %b %H:%M}"
     return f"remove block {action.suggestion_id} ({action.reason})"
 
 
