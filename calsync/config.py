@@ -531,7 +531,8 @@ class TaskTypeConfig(_Section):
     weekly_target: WeeklyTarget = Field(
         WeeklyTarget(sessions=3),
         description="Sessions or hours wanted per calendar week (Monday to Sunday, your time "
-        "zone); blocks that took place, moved or were deleted count toward their week.",
+        "zone); suggestions that took place, moved or were deleted count toward their week, "
+        "and so do your own events that match the task type.",
     )
     windows: list[WindowConfig] = Field(
         [WindowConfig()], description="When blocks of this type may be placed."

@@ -20,9 +20,9 @@ One cycle for one target:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -36,7 +36,12 @@ from calsync.config import (
     TargetConfig,
 )
 from calsync.errors import CalsyncError, TargetError
-from calsync.inference import KnownSuggestion, busy_periods, infer_suggestion_outcomes
+from calsync.inference import (
+    KnownSuggestion,
+    busy_periods,
+    infer_suggestion_outcomes,
+    match_task_type,
+)
 from calsync.ingest import learn
 from calsync.learning.schedule import (
     WEEK,
@@ -47,7 +52,7 @@ from calsync.learning.schedule import (
     plan_blocks,
     sessions_over,
 )
-from calsync.model import Event
+from calsync.model import Event, EventStatus
 from calsync.reconcile import (
     COUNTED,
     LIVE,
@@ -193,6 +198,34 @@ def task_specs(
     ]
 
 
+def _monday(now: datetime, tz: ZoneInfo) -> datetime:
+    """Local midnight starting the calendar week of ``now``."""
+    day = now.astimezone(tz).date()
+    return datetime.combine(day - timedelta(days=day.weekday()), time(0), tzinfo=tz)
+
+
+def own_sessions(events: Sequence[Event], config: Config) -> list[ExistingBlock]:
+    """The user's own sessions of each task type: timed events of theirs that match one.
+
+    Not calsync's blocks, not cancelled, declined or all-day. They count toward
+    their week's target and their day's ``max_per_day``.
+    """
+    sessions = []
+    for event in events:
+        if event.owned or event.all_day or event.status is EventStatus.CANCELLED:
+            continue
+        if event.declined or not isinstance(event.start, datetime):
+            continue
+        if not isinstance(event.end, datetime):
+            continue
+        task = match_task_type(event, config.task_types)
+        if task is not None:
+            sessions.append(
+                ExistingBlock(f"own:{event.occurrence_key}", task.name, event.start, event.end)
+            )
+    return sessions
+
+
 def _as_event(target: str, owned: OwnedEvent) -> Event:
     return Event(
         source=target,
@@ -266,6 +299,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         habits = {t.name: cs.habit_in(tx, t.name, user) for t in config.task_types}
         energy, _ = tx.load_energy(user, config.learning.neutral_value)
         mirror = tx.events(start=now, end=now + params.horizon)
+        this_week = tx.events(start=_monday(now, tz), end=now + params.horizon)
     specs = task_specs(
         config,
         {name: array for name, (array, _) in habits.items()},
@@ -295,6 +329,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
             for r in observation.rows
             if r.planned_start is not None and r.planned_start != r.start
         ],
+        own=own_sessions(this_week, config),
         earlier=[  # they count toward their week's target
             ExistingBlock(r.id, r.task_type, r.start, r.end)
             for r in history.values()

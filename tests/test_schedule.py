@@ -410,3 +410,25 @@ def test_a_declined_block_ahead_counts_toward_its_day() -> None:
         [task(sessions=3, max_per_day=1)], neutral_array(), [], tuesday, BERLIN, declined=[declined]
     )
     assert all(b.start.date() != tuesday.date() for b in plan)
+
+
+def test_the_users_own_sessions_count_toward_the_week_and_the_day() -> None:
+    own = [
+        ExistingBlock(
+            "own:a",
+            "Deep",
+            MONDAY + timedelta(days=1, hours=2),
+            MONDAY + timedelta(days=1, hours=3),
+        ),
+        ExistingBlock(
+            "own:b",
+            "Deep",
+            MONDAY + timedelta(days=3, hours=2),
+            MONDAY + timedelta(days=3, hours=3),
+        ),
+    ]
+    spec = task(sessions=3, max_per_day=1)
+    plan = plan_blocks([spec], neutral_array(), [], MONDAY, BERLIN, own=own)
+    assert len(plan) == 1  # 3 wanted, 2 of the user's own
+    assert plan[0].start.date() not in {b.start.date() for b in own}  # max_per_day 1
+    assert len(plan_blocks([spec], neutral_array(), [], MONDAY, BERLIN)) == 3

@@ -15,7 +15,7 @@ from calsync.clock import FixedClock
 from calsync.config import EXAMPLE_TASK_TYPES, Config, parse_config
 from calsync.errors import TargetOwnershipError
 from calsync.ingest import sync_source
-from calsync.model import Event
+from calsync.model import Event, EventStatus
 from calsync.reconcile import Create, Delete, Update
 from calsync.service import Calsync
 from calsync.service import open as open_calsync
@@ -456,3 +456,25 @@ def test_a_task_type_added_on_thursday_gets_the_share_of_the_week_left(tmp_path:
         if b.task_type == "Email" and b.start.astimezone(BERLIN).date() < next_monday
     ]
     assert len(email) == 2  # Thursday and Friday: 2/5 of the week's windows, 5 * 2/5
+
+
+def test_the_users_own_sessions_count_toward_the_weekly_target(cs: Calsync) -> None:
+    mine = MemorySource("mine")
+    for day in (24, 26):  # Tuesday and Thursday: the user's own coding
+        start = datetime(2026, 11, day, 14, tzinfo=BERLIN)
+        mine.put(Event("mine", f"c{day}", start, start + timedelta(hours=2), summary="Coding"))
+    mine.put(
+        Event(
+            "mine",
+            "x",
+            MONDAY + timedelta(hours=3),
+            MONDAY + timedelta(hours=4),
+            summary="Coding",
+            status=EventStatus.CANCELLED,
+        )
+    )
+    sync_source(cs, mine)
+    report = run_cycle(cs, MemoryTarget())
+    deep = [b for b in report.plan if b.task_type == "Deep Coding"]
+    assert len(deep) == 1  # a target of 3, two sessions of the user's own (the cancelled one not)
+    assert {b.start.astimezone(BERLIN).day for b in deep}.isdisjoint({24, 26})

@@ -17,7 +17,8 @@ Weekly targets are per **calendar week** (Monday to Sunday, local time):
 everything calsync suggested in a week counts toward that week's target —
 blocks still ahead, and (``earlier``) the ones that already took place, were
 moved or were deleted by the user, so re-planning as the days pass never
-suggests more than the target. A week the horizon only partly reaches gets
+suggests more than the target — and so do the user's own sessions of the
+task type (``own``: their events that match it). A week the horizon only partly reaches gets
 the share of its target that the horizon covers — measured in the task
 type's allowed time (its windows), halves rounded up — so the next week is
 filled gradually as its days come into view rather than all on its first
@@ -391,6 +392,7 @@ def plan_blocks(
     declined: Sequence[ExistingBlock] = (),
     avoid: Sequence[ExistingBlock] = (),
     earlier: Sequence[ExistingBlock] = (),
+    own: Sequence[ExistingBlock] = (),
 ) -> list[PlannedBlock]:
     """Plan the suggested blocks for the horizon.
 
@@ -409,6 +411,9 @@ def plan_blocks(
             the user (a declined one at its planned time); those in a calendar
             week the horizon reaches count toward its target, their day's
             ``max_per_day`` and day cap.
+        own: The user's own sessions of a task type (their events that match
+            it, past or ahead): they count toward their week's target and
+            their day's ``max_per_day``, not toward the cap on suggested time.
 
     Returns:
         Every block to have in the calendar, sorted by start; existing blocks keep their id.
@@ -418,6 +423,10 @@ def plan_blocks(
     grid = planner.grid
     result: list[PlannedBlock] = []
 
+    for block in own:
+        state = planner.tasks.get(block.task_type)
+        if state is not None and state.week_of(block.start) in state.quota:
+            state.count(block.start)
     for block in earlier:
         state = planner.tasks.get(block.task_type)
         if state is not None and block.start < now and state.week_of(block.start) in state.quota:
