@@ -18,13 +18,13 @@ everything calsync suggested in a week counts toward that week's target —
 blocks still ahead, and (``earlier``) the ones that already took place, were
 moved or were deleted by the user, so re-planning as the days pass never
 suggests more than the target — and so do the user's own sessions of the
-task type (``own``: their events that match it). A week the horizon only partly reaches gets
-the share of its target that the horizon covers — measured in the task
-type's allowed time (its windows), halves rounded up — so the next week is
-filled gradually as its days come into view rather than all on its first
-day, and a short horizon still reaches the whole target by the week's last
-window. Likewise a week in which calsync began suggesting a task type
-(``TaskSpec.since``) gets the share of its target from then on.
+task type (``own``: their events that match it). A week the horizon only
+partly reaches gets the share of its target that the horizon covers —
+measured in the task type's allowed time (its windows), halves rounded up —
+so the next week is filled gradually as its days come into view rather than
+all on its first day, and a short horizon still reaches the whole target by
+the week's last window. Likewise a week in which calsync began suggesting a
+task type (``TaskSpec.since``) gets the share of its target from then on.
 
 Placement is greedy over all task types at once — the best-scoring valid
 block anywhere is placed first — evaluated lazily: a candidate that became
