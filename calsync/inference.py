@@ -147,6 +147,22 @@ def match_task_type(event: Event, task_types: Sequence[TaskTypeConfig]) -> TaskT
     return None
 
 
+def is_own_session(event: Event) -> bool:
+    """Whether an event is one of the user's own timed sessions.
+
+    Not calsync's block, not all-day, neither cancelled nor declined, with
+    timed start and end: what may count as the user doing a task type.
+    """
+    return not (
+        event.owned
+        or event.all_day
+        or event.status is EventStatus.CANCELLED
+        or event.declined
+        or not isinstance(event.start, datetime)
+        or not isinstance(event.end, datetime)
+    )
+
+
 def infer_completions(
     events: Iterable[Event],
     task_types: Sequence[TaskTypeConfig],
@@ -161,9 +177,7 @@ def infer_completions(
     """
     completions = []
     for event in events:
-        if event.owned or event.all_day or event.status is EventStatus.CANCELLED:
-            continue
-        if event.declined or not isinstance(event.end, datetime) or event.end > now:
+        if not is_own_session(event) or event.end > now:
             continue
         task = match_task_type(event, task_types)
         if task is None:

@@ -40,6 +40,7 @@ from calsync.inference import (
     KnownSuggestion,
     busy_periods,
     infer_suggestion_outcomes,
+    is_own_session,
     match_task_type,
 )
 from calsync.ingest import learn
@@ -52,7 +53,7 @@ from calsync.learning.schedule import (
     plan_blocks,
     sessions_over,
 )
-from calsync.model import Event, EventStatus
+from calsync.model import Event
 from calsync.reconcile import (
     COUNTED,
     LIVE,
@@ -212,16 +213,12 @@ def own_sessions(events: Sequence[Event], config: Config) -> list[ExistingBlock]
     """
     sessions = []
     for event in events:
-        if event.owned or event.all_day or event.status is EventStatus.CANCELLED:
-            continue
-        if event.declined or not isinstance(event.start, datetime):
-            continue
-        if not isinstance(event.end, datetime):
+        if not is_own_session(event):
             continue
         task = match_task_type(event, config.task_types)
         if task is not None:
             sessions.append(
-                ExistingBlock(f"own:{event.occurrence_key}", task.name, event.start, event.end)
+                ExistingBlock(f"own:{event.occurrence_key}", task.name, event.start, event.end)  # type: ignore[arg-type]
             )
     return sessions
 
