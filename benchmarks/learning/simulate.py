@@ -823,7 +823,7 @@ def plan_from(
     now: datetime,
     tz: tzinfo,
     params: PlanParams,
-    calendar: Mapping[str, Held] | None = None,
+    calendar: Mapping[str, ExistingBlock] | None = None,
     declined: Sequence[ExistingBlock] = (),
     avoid: Sequence[ExistingBlock] = (),
     history: Sequence[ExistingBlock] = (),
@@ -846,11 +846,7 @@ def plan_from(
         now,
         tz,
         params,
-        existing=[
-            ExistingBlock(h.id, h.task, h.start, h.end, user_placed=h.user_placed)
-            for h in (calendar or {}).values()
-            if h.end > now
-        ],
+        existing=[block for block in (calendar or {}).values() if block.end > now],
         declined=[b for b in declined if b.end > now],
         avoid=[b for b in avoid if b.end > now],
         earlier=[b for b in history if now - 2 * WEEK < b.end <= now],
@@ -870,17 +866,6 @@ def plan_week(
     there are no existing, declined or avoided blocks.
     """
     return plan_from(specs, energy, context.busy, context.now, tz, params)
-
-
-@dataclass(frozen=True)
-class Held:
-    """One of calsync's suggestions in the simulated calendar."""
-
-    id: str
-    task: str
-    start: datetime
-    end: datetime
-    user_placed: bool = False
 
 
 @dataclass(order=True)
@@ -960,7 +945,7 @@ def simulate_learner(
         profile = energy_profile(neutral_array(config.learning.neutral_value), 0)
         reading = RulesInterpreter().interpret(stated_truths(user), profile)
         insight_adjustments = list(reading.adjustments)
-    calendar: dict[str, Held] = {}
+    calendar: dict[str, ExistingBlock] = {}
     declined: list[ExistingBlock] = []
     avoid: list[ExistingBlock] = []
     history: list[ExistingBlock] = []
@@ -984,10 +969,10 @@ def simulate_learner(
                 key=item.key,
             )
 
-    def act(held: Held, context: WeekContext, decided: datetime) -> None:
+    def act(held: ExistingBlock, context: WeekContext, decided: datetime) -> None:
         """The user's handling of one block on its day, and what calsync will see of it."""
         nonlocal counter
-        grid = context.tasks[held.task]
+        grid = context.tasks[held.task_type]
         index = context.index(held.start, up=False)
         if context.time(index, tz) != held.start or not grid.feasible[index]:
             raise AssertionError(f"planner placed {held} outside free time")
@@ -995,7 +980,7 @@ def simulate_learner(
         # The same block (task, quarter, week) meets the same dice under every learner.
         rng = np.random.default_rng(
             np.random.SeedSequence(
-                [user.seed, user.index, context.week, 3, index, task_order[held.task]]
+                [user.seed, user.index, context.week, 3, index, task_order[held.task_type]]
             )
         )
         draw = rng.random(5)
@@ -1017,13 +1002,13 @@ def simulate_learner(
             outcome = "ignored"
         else:
             outcome = "deleted"
-        history.append(ExistingBlock(held.id, held.task, start, end))
+        history.append(ExistingBlock(held.id, held.task_type, start, end))
         if outcome == "deleted":
             del calendar[held.id]
-            declined.append(ExistingBlock(held.id, held.task, held.start, held.end))
+            declined.append(ExistingBlock(held.id, held.task_type, held.start, held.end))
         elif outcome == "moved":
-            calendar[held.id] = Held(held.id, held.task, start, end, user_placed=True)
-            avoid.append(ExistingBlock(held.id, held.task, held.start, held.end))
+            calendar[held.id] = ExistingBlock(held.id, held.task_type, start, end, user_placed=True)
+            avoid.append(ExistingBlock(held.id, held.task_type, held.start, held.end))
         if outcome in ("completed", "moved"):
             lines = []
             if draw[2] < user.rating_prob:
@@ -1034,11 +1019,11 @@ def simulate_learner(
                 level += rng.normal(0.0, 0.1)
                 lines.append(f"energy: {float(np.clip(level, 0.0, 1.0)):.2f}")
             description = "\n".join(lines)
-        known = KnownSuggestion(held.id, held.task, held.start, held.end)
+        known = KnownSuggestion(held.id, held.task_type, held.start, held.end)
         events = (
             []
             if outcome == "deleted"
-            else _outcome_events(held.task, held.id, start, end, description)
+            else _outcome_events(held.task_type, held.id, start, end, description)
         )
         # What calsync would infer when it polls: before the start, and after the end.
         for moment in (decided, end):
@@ -1063,7 +1048,7 @@ def simulate_learner(
         blocks.append(
             {
                 "week": context.week,
-                "task": held.task,
+                "task": held.task_type,
                 "regret": max(0.0, grid.best - float(grid.value[index])),
                 "acceptance": float(outcome == "completed"),
                 "completed": float(outcome in ("completed", "moved")),
@@ -1102,7 +1087,7 @@ def simulate_learner(
                         else:
                             block_id = block.id
                         placed = calendar.get(block_id)
-                        live[block_id] = Held(
+                        live[block_id] = ExistingBlock(
                             block_id,
                             block.task_type,
                             block.start,
@@ -1112,7 +1097,7 @@ def simulate_learner(
                     calendar = live  # blocks the plan dropped leave the calendar
                 # The user decides about the day's blocks at midnight, in start order.
                 todays = [h for h in calendar.values() if h.start.astimezone(tz).date() == today]
-                for held in sorted(todays, key=lambda h: (h.start, task_order[h.task])):
+                for held in sorted(todays, key=lambda h: (h.start, task_order[h.task_type])):
                     act(held, context, now)
     finally:
         close = getattr(learner, "close", None)
