@@ -133,6 +133,19 @@ def _cell(stat: dict[str, Any]) -> str:
     return f"{stat['mean']:.3f} ± {(stat['high'] - stat['low']) / 2:.3f}"
 
 
+def _by_period(intro: str, columns: dict[str, dict[str, Any]], periods: Sequence[str]) -> list[str]:
+    """A titled Markdown table of per-period figures, one column per entry (none if empty)."""
+    if not columns:
+        return []
+    names = list(columns)
+    lines = ["", intro, ""]
+    lines += ["| period | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for period in periods:
+        cells = [_cell(columns[n][period]) if period in columns[n] else "—" for n in names]
+        lines.append(f"| {period} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def format_table(report: dict[str, Any]) -> str:
     """The report as a Markdown table: one row per period and metric, one column per learner."""
     learners = report["settings"]["learners"]
@@ -148,33 +161,19 @@ def format_table(report: dict[str, Any]) -> str:
                 row = report["results"][name].get(period)
                 cells.append(_cell(row[metric]) if row else "—")
             lines.append(f"| {period} | {metric} | " + " | ".join(cells) + " |")
-    paired = report.get("paired_regret") or {}
-    if paired:
-        lines += [
-            "",
-            f"Paired regret differences, user by user: a learner minus {BASELINE}, and "
-            "a hybrid (`_insights`) minus the same learner without the insight pass "
-            "(mean ± 95 % CI; negative is better):",
-            "",
-        ]
-        names = list(paired)
-        lines += ["| period | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
-        for period in periods:
-            cells = [_cell(paired[n][period]) if period in paired[n] else "—" for n in names]
-            lines.append(f"| {period} | " + " | ".join(cells) + " |")
-    above = report.get("above_oracle") or {}
-    if above:
-        lines += [
-            "",
-            f"Regret above the {REFERENCE}'s, user by user (the learner's regret minus the "
-            f"{REFERENCE}'s in the same weeks: what is left to learn; mean ± 95 % CI):",
-            "",
-        ]
-        names = list(above)
-        lines += ["| period | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
-        for period in periods:
-            cells = [_cell(above[n][period]) if period in above[n] else "—" for n in names]
-            lines.append(f"| {period} | " + " | ".join(cells) + " |")
+    lines += _by_period(
+        f"Paired regret differences, user by user: a learner minus {BASELINE}, and "
+        "a hybrid (`_insights`) minus the same learner without the insight pass "
+        "(mean ± 95 % CI; negative is better):",
+        report.get("paired_regret") or {},
+        periods,
+    )
+    lines += _by_period(
+        f"Regret above the {REFERENCE}'s, user by user (the learner's regret minus the "
+        f"{REFERENCE}'s in the same weeks: what is left to learn; mean ± 95 % CI):",
+        report.get("above_oracle") or {},
+        periods,
+    )
     curves = report.get("learning_curve") or {}
     if any(curves.values()):
         lines += [
