@@ -332,7 +332,7 @@ def cmd_auth_google(args: argparse.Namespace) -> int:
                 )
             ],
         )
-    token_file = source.token_file or config.resolved_state_dir() / f"google-{source.name}.json"
+    token_file = source.token_path(config.resolved_state_dir())
     if args.headless:
         authorize_headless(source.client_secrets_file, token_file)
     else:

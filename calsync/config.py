@@ -694,6 +694,10 @@ class GoogleSourceConfig(_SourceBase):
         description="Retries of 429, 5xx and rate-limit errors (exponential backoff).",
     )
 
+    def token_path(self, state_dir: Path) -> Path:
+        """Where this source's OAuth token lives: ``token_file``, else google-<name>.json."""
+        return self.token_file or state_dir / f"google-{self.name}.json"
+
 
 SourceConfig = Annotated[
     IcsSourceConfig | CaldavSourceConfig | GoogleSourceConfig, Field(discriminator="type")

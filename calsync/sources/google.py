@@ -110,7 +110,7 @@ class GoogleSource:
         cls, config: GoogleSourceConfig, state_dir: Path, tz: tzinfo, clock: Clock
     ) -> GoogleSource:
         """Build from a ``[[sources]]`` entry; the token is loaded on every fetch."""
-        token_file = config.token_file or state_dir / f"google-{config.name}.json"
+        token_file = config.token_path(state_dir)
         source = cls(
             config.name,
             credentials=None,

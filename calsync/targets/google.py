@@ -85,7 +85,7 @@ class GoogleTarget:
         cls, target: GoogleTargetConfig, source: GoogleSourceConfig, config: Config, clock: Clock
     ) -> GoogleTarget:
         """Build from a ``[[targets]]`` entry and the Google source whose token it uses."""
-        token_file = source.token_file or config.resolved_state_dir() / f"google-{source.name}.json"
+        token_file = source.token_path(config.resolved_state_dir())
         return cls(
             target.name,
             None,
