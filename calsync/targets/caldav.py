@@ -54,6 +54,7 @@ from calsync.errors import (
 from calsync.sources.caldav import checked_password, make_client
 from calsync.sources.ical import localize
 from calsync.targets.base import BlockContent, OwnedEvent
+from calsync.targets.ical import block_uid, block_vevent
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,6 @@ _PRODID = "-//calsync//suggestions//EN"
 _MARKER = "X-CALSYNC-ID"
 #: The properties calsync writes; an object equal on all of them needs no write.
 _WRITTEN = ("SUMMARY", "DESCRIPTION", "STATUS", "TRANSP", "COLOR", _MARKER)
-
-
-def _uid(suggestion_id: str) -> str:
-    return f"{suggestion_id}@calsync"
 
 
 def _server_of(url: str) -> str:
@@ -199,7 +196,7 @@ class CaldavTarget:
                     continue
                 candidates += [e for c in components if (e := self._owned(c)) is not None]
         by_id: dict[str, OwnedEvent] = {}
-        for event in sorted(candidates, key=lambda e: e.remote_id != _uid(e.suggestion_id)):
+        for event in sorted(candidates, key=lambda e: e.remote_id != block_uid(e.suggestion_id)):
             if (start is None or event.end > start) and (end is None or event.start < end):
                 by_id.setdefault(event.suggestion_id, event)
         logger.debug("%s: %d owned event(s) listed", self.name, len(by_id))
@@ -216,7 +213,7 @@ class CaldavTarget:
             TargetError: the server failed or refused.
 
         """
-        uid = _uid(content.suggestion_id)
+        uid = block_uid(content.suggestion_id)
         with self._talking("write to"):
             existing = self._lookup(uid)
             if existing is None:
@@ -307,18 +304,7 @@ class CaldavTarget:
 
     def _ics(self, content: BlockContent) -> bytes:
         """The calendar object calsync writes for one block."""
-        event = icalendar.Event()
-        event.add("uid", _uid(content.suggestion_id))
-        event.add("dtstamp", self._clock.now().astimezone(UTC))
-        event.add("dtstart", content.start.astimezone(UTC))
-        event.add("dtend", content.end.astimezone(UTC))
-        event.add("summary", content.summary)
-        event.add("description", content.description)
-        event.add("status", "TENTATIVE")
-        event.add("transp", "TRANSPARENT" if content.transparent else "OPAQUE")
-        if content.color:
-            event.add("color", content.color)
-        event.add("x-calsync-id", content.suggestion_id)
+        event = block_vevent(content, self._clock.now().astimezone(UTC))
         calendar = icalendar.Calendar()
         calendar.add("prodid", _PRODID)
         calendar.add("version", "2.0")

@@ -17,6 +17,7 @@ import icalendar
 from calsync.clock import Clock
 from calsync.errors import TargetError, TargetOwnershipError
 from calsync.targets.base import BlockContent, OwnedEvent
+from calsync.targets.ical import block_vevent
 
 _PRODID = "-//calsync//suggestions//EN"
 
@@ -80,22 +81,6 @@ class IcsFileTarget:
             if e is not None and (start is None or e.end > start) and (end is None or e.start < end)
         ]
 
-    @staticmethod
-    def _component(content: BlockContent, stamp: datetime) -> icalendar.Event:
-        event = icalendar.Event()
-        event.add("uid", f"{content.suggestion_id}@calsync")
-        event.add("dtstamp", stamp)
-        event.add("dtstart", content.start.astimezone(UTC))
-        event.add("dtend", content.end.astimezone(UTC))
-        event.add("summary", content.summary)
-        event.add("description", content.description)
-        event.add("status", "TENTATIVE")
-        event.add("transp", "TRANSPARENT" if content.transparent else "OPAQUE")
-        if content.color:
-            event.add("color", content.color)
-        event.add("x-calsync-id", content.suggestion_id)
-        return event
-
     def _replace(self, remote_id: str | None, content: BlockContent | None, create: bool) -> str:
         calendar = self._load()
         uid = remote_id or (f"{content.suggestion_id}@calsync" if content else "")
@@ -114,7 +99,7 @@ class IcsFileTarget:
             raise TargetError(f"{self.name}: {uid} is not in {self.path}")
         calendar.subcomponents = kept
         if content is not None:
-            calendar.add_component(self._component(content, self._clock.now()))
+            calendar.add_component(block_vevent(content, self._clock.now()))
         self._save(calendar)
         return uid
 
