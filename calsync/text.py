@@ -7,7 +7,7 @@ log line or the terminal, it goes through one of these:
 * :func:`bounded` cuts it to a few hundred characters (saying how much was
   cut), so a 15 MB garbage line never reaches ``status`` or the database;
 * :func:`printable` replaces control characters (ESC, BEL, CR, the C1 range,
-  bidi overrides …) with a visible ``\\xNN`` / ``\\uNNNN`` escape, so event text
+  bidi overrides …) with a visible ``xNN`` / ``uNNNN`` escape after a backslash, so event text
   cannot move the cursor, recolour the terminal or hide what follows;
 * :func:`quote` does both, for one foreign value inside a message of
   calsync's own.
@@ -32,7 +32,7 @@ def _escape(char: str) -> str:
 
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` with every control character shown as an escape (``\\x1b``).
+    """``text`` with every control character shown as a backslash escape (ESC as x1b).
 
     Tabs stay; newlines stay only with ``keep_newlines`` (for multi-line
     text printed as such).
