@@ -8,7 +8,8 @@ Two flows, both with the single ``calendar.events`` scope:
   any machine, and paste back the ``http://localhost…`` address the browser
   then fails to load; calsync exchanges the code in it for a token.
 
-The token is written atomically as JSON with mode 0600.
+The token is written atomically as JSON with mode 0600 (through a symlink onto
+its target, which must be private).
 """
 
 from __future__ import annotations
@@ -22,12 +23,20 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from calsync.errors import AuthError
 from calsync.google_api import SCOPE
-from calsync.secrets import write_private_file
+from calsync.secrets import UnsafeSecretError, write_private_file
 
 logger = logging.getLogger(__name__)
 
 #: Where the headless flow tells Google to redirect (nothing needs to listen there).
 HEADLESS_REDIRECT = "http://localhost:8085/"
+
+
+def _save(token_file: Path, token_json: str) -> None:
+    """Write the token (through a symlink onto its target); an unsafe target is an AuthError."""
+    try:
+        write_private_file(token_file, token_json)
+    except UnsafeSecretError as err:
+        raise AuthError(f"cannot save the Google token: {err}") from err
 
 
 def _flow(client_secrets_file: Path) -> InstalledAppFlow:
@@ -63,7 +72,7 @@ def authorize_headless(
         flow.fetch_token(authorization_response=pasted)
     except (OAuth2Error, ValueError) as err:
         raise AuthError(f"Google did not accept the authorization: {err}") from err
-    write_private_file(token_file, flow.credentials.to_json())
+    _save(token_file, flow.credentials.to_json())
     logger.info("saved the Google token to %s", token_file)
 
 
@@ -78,5 +87,5 @@ def authorize_desktop(
         )
     except (OAuth2Error, ValueError, OSError) as err:
         raise AuthError(f"the authorization did not complete: {err}") from err
-    write_private_file(token_file, credentials.to_json())
+    _save(token_file, credentials.to_json())
     logger.info("saved the Google token to %s", token_file)

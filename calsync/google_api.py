@@ -125,7 +125,12 @@ class GoogleApi:
             yield service
         finally:
             if self._token_file and self._credentials.token != before:
-                write_private_file(self._token_file, self._credentials.to_json())
+                try:
+                    # Through a symlink onto its target; a target open to others is refused.
+                    write_private_file(self._token_file, self._credentials.to_json())
+                except UnsafeSecretError as err:
+                    # The refreshed token stays in memory for this run; the file is left alone.
+                    logger.warning("did not save the refreshed Google token: %s", err)
 
     def execute(self, request: Any) -> dict[str, Any]:
         """Run one API request with retries, translating every failure.

@@ -3,13 +3,16 @@
 A secret file must be a regular file owned by the current user with no
 permission bits for group or others (``mode & 0o077 == 0``). The check is
 made on the opened file, before anything is read, so a file others can read
-is never used. Written secrets get mode 0600 and are replaced atomically.
+is never used. Written secrets get mode 0600 and are replaced atomically,
+through a symlink onto its target (the link stays a link).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
@@ -55,11 +58,70 @@ def read_private_file(path: Path, max_bytes: int = 1024 * 1024) -> bytes:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Write a secret atomically with mode 0600 (its directory 0700 when created)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    """Write a secret atomically with mode 0600, through a symlink to its target.
+
+    A symlinked ``path`` stays a symlink: the file it points at (followed to
+    the end of the chain) is replaced by a temporary file written in *its*
+    directory with mode 0600 (whatever the umask), flushed to disk, then
+    ``os.replace``-d onto it. A missing directory is created with mode 0700.
+    An existing target that is not a regular file, is another user's, or is
+    open to group or others is refused, as it is for reading.
+
+    Raises:
+        UnsafeSecretError: the target is unsafe, or it cannot be written.
+
+    """
+    path = path.expanduser()
+    target = Path(os.path.realpath(path))
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as err:
+        raise UnsafeSecretError(f"cannot write {path}: {err.strerror or err}") from err
+    if info is not None:
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeSecretError(f"{target} is not a regular file; refusing to write it")
+        if info.st_uid != os.getuid():
+            raise UnsafeSecretError(f"{target} belongs to another user; refusing to write it")
+        if info.st_mode & 0o077:
+            raise UnsafeSecretError(
+                f"{target} is open to group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
+                f"run `chmod 600 {target}`"
+            )
+    temporary: str | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # mkstemp creates the file 0600 whatever the umask, in the target's directory
+        # so that the rename below is atomic (same file system).
+        fd, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchmod(handle.fileno(), 0o600)
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+        temporary = None
+        _fsync_directory(target.parent)
+    except OSError as err:
+        raise UnsafeSecretError(f"cannot write {path}: {err.strerror or err}") from err
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
