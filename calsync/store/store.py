@@ -729,6 +729,22 @@ class StoreTx:
         )
         return [dict(r._mapping) for r in rows]
 
+    # ------------------------------------------------------------------ installation
+
+    def installation_id(self) -> str:
+        """This database's installation id (random, made once by migration 0006).
+
+        Raises:
+            StoreError: the database has none (it was not migrated by calsync).
+
+        """
+        value = self._conn.execute(
+            select(t.meta.c.value).where(t.meta.c.key == "installation_id")
+        ).scalar_one_or_none()
+        if not value:
+            raise StoreError("the database has no installation id; was it migrated by calsync?")
+        return str(value)
+
     # ------------------------------------------------------------------ sync state
 
     def sync_state(self, source: str) -> SyncStateRow | None:

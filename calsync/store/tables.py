@@ -266,3 +266,15 @@ learner_state = Table(
     Column("fingerprint", Text, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# Facts about this database itself, one row per key: ``installation_id``, the
+# random id (generated once, by migration 0006) that every block calsync
+# writes carries in its marker, so blocks of other installations sharing a
+# calendar are recognised and never touched.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
