@@ -37,6 +37,7 @@ from calsync.clock import Clock, SystemClock
 from calsync.config import Config, load_config
 from calsync.errors import CalsyncError
 from calsync.ingest import SourceReport, sync_source
+from calsync.secrets import private_directory
 from calsync.service import Calsync
 from calsync.service import open as open_calsync
 from calsync.sources.base import Source
@@ -85,8 +86,10 @@ class InstanceLock:
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`AlreadyRunningError`."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = self.path.open("a+", encoding="utf-8")
+        private_directory(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # created 0600 whatever the umask
+        handle = os.fdopen(fd, "a+", encoding="utf-8")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as err:
@@ -278,7 +281,10 @@ class Daemon:
         }
         temporary = state_dir / f".{STATUS_FILE}.tmp"
         try:
-            temporary.write_text(json.dumps(data, indent=2), encoding="utf-8")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # 0600 whatever the umask
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(data, indent=2))
             os.replace(temporary, state_dir / STATUS_FILE)
         except OSError as err:
             logger.debug("cannot write %s: %s", STATUS_FILE, err)

@@ -5,15 +5,22 @@ permission bits for group or others (``mode & 0o077 == 0``). The check is
 made on the opened file, before anything is read, so a file others can read
 is never used. Written secrets get mode 0600 and are replaced atomically,
 through a symlink onto its target (the link stays a link).
+
+:func:`private_directory` and :func:`private_file` make the state directory's
+other files (database, lock, status) 0600 in a 0700 directory whatever the
+umask.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import tempfile
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 
 class UnsafeSecretError(Exception):
@@ -91,7 +98,7 @@ def write_private_file(path: Path, text: str) -> None:
             )
     temporary: str | None = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_directory(target.parent)
         # mkstemp creates the file 0600 whatever the umask, in the target's directory
         # so that the rename below is atomic (same file system).
         fd, temporary = tempfile.mkstemp(
@@ -123,5 +130,50 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     except OSError:
         pass
+    finally:
+        os.close(fd)
+
+
+def private_directory(path: Path) -> None:
+    """Create ``path`` and any missing parent with mode 0700, whatever the umask.
+
+    An existing directory is left as it is (it may be shared on purpose).
+    """
+    path = path.expanduser()
+    missing: list[Path] = []
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made by another process meanwhile
+        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
+
+
+def private_file(path: Path, *, create: bool = True) -> None:
+    """Make ``path`` a file only its owner can read: created 0600, tightened if open to others.
+
+    With ``create=False`` a missing file stays missing. A file of another
+    user, or one that is not a regular file, is left alone.
+    """
+    flags = os.O_RDWR | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        if create:
+            raise
+        return
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and info.st_mode & 0o077:
+            logger.warning(
+                "%s was open to group or others (mode %04o); making it private",
+                path,
+                stat.S_IMODE(info.st_mode),
+            )
+            os.fchmod(fd, 0o600)
     finally:
         os.close(fd)

@@ -109,7 +109,24 @@ class Calsync:
 
     # ------------------------------------------------------------------ life cycle
 
+    def _config_in_store(self) -> bool:
+        """Whether the database already holds the configuration (no write needed).
+
+        Checked in a read transaction first, so that read-only commands
+        (``status``, ``heatmap``, ``plan``) never take the write lock when
+        nothing changed, and work while another process writes.
+        """
+        with self.store.read() as tx:
+            users = tx.users()
+            if users.get(self.config.user.id) != self.config.user.timezone:
+                return False
+            if any(tx.task_type_id(task.name) is None for task in self.config.task_types):
+                return False
+            return all(tx.learner_fingerprint(user) == self._fingerprint for user in users)
+
     def _sync_config(self) -> None:
+        if self._config_in_store():
+            return
         now = self.clock.now()
         with self.store.write() as tx:
             tx.ensure_user(self.config.user.id, self.config.user.timezone, now)

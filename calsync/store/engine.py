@@ -10,6 +10,10 @@ defaults and row locks (``SELECT … FOR UPDATE``) from the store.
 The schema is versioned with Alembic and upgraded at start-up; a database
 whose revision this calsync does not know was written by a newer version and
 is refused with :class:`~calsync.errors.SchemaTooNewError`.
+
+A SQLite database file is created 0600 (its directory 0700) before SQLite
+opens it, whatever the umask, so its ``-wal`` and ``-shm`` files are private
+too; one left open to others by an older calsync is tightened.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from calsync.errors import SchemaTooNewError, StoreError
+from calsync.secrets import private_directory, private_file
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +62,7 @@ def _prepare_sqlite(engine: Engine, busy_timeout_ms: int, in_memory: bool) -> No
 
 
 def create_store_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
-    """Create an engine for ``url``; a SQLite file's directory is created (mode 0700).
+    """Create an engine for ``url``; a SQLite file is made 0600 in a 0700 directory.
 
     ``sqlite://`` (no path) is an in-memory database shared by every use of
     the returned engine, which is what tests and simulations use.
@@ -82,11 +87,21 @@ def create_store_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
     if in_memory:
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        directory = Path(database).expanduser().resolve().parent
+        path = Path(database).expanduser()
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_directory(path.resolve().parent)
         except OSError as err:
-            raise StoreError(f"cannot create the database directory {directory}: {err}") from err
+            raise StoreError(
+                f"cannot create the database directory {path.resolve().parent}: {err}"
+            ) from err
+        try:
+            # SQLite creates its -wal and -shm files with the database file's mode:
+            # a database made 0600 here keeps all three private whatever the umask.
+            private_file(path)
+            for suffix in ("-wal", "-shm", "-journal"):
+                private_file(path.with_name(path.name + suffix), create=False)
+        except OSError as err:
+            raise StoreError(f"cannot create the database {path}: {err}") from err
     engine = create_engine(parsed, **kwargs)
     _prepare_sqlite(engine, busy_timeout_ms, in_memory)
     return engine

@@ -48,6 +48,7 @@ class IcsFileTarget:
         temporary = self.path.with_name(f".{self.path.name}.tmp")
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # also when a stale temporary file was looser
             with os.fdopen(fd, "wb") as handle:
                 handle.write(calendar.to_ical())
                 handle.flush()
