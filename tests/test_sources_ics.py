@@ -13,6 +13,7 @@ import pytest
 
 from calsync.clock import FixedClock
 from calsync.errors import SourceError
+from calsync.sources.http_fetch import address_problem
 from calsync.sources.ics import IcsSource, UrlPolicy, is_public_address
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -117,10 +118,12 @@ def server() -> Iterator[FeedServer]:
 
 
 def policy_allowing_127_0_0_1() -> UrlPolicy:
-    def resolver(host: str) -> list[str]:
-        return ["93.184.215.14"] if host == "127.0.0.1" else [host]
+    """The real rules, except that 127.0.0.1 (the test server) passes as public."""
 
-    return UrlPolicy(allow_private_network=False, resolver=resolver)
+    def check(address: str) -> str | None:
+        return None if address == "127.0.0.1" else address_problem(address)
+
+    return UrlPolicy(allow_private_network=False, address_check=check)
 
 
 def source(url: str, **kw: object) -> IcsSource:

@@ -1,12 +1,18 @@
 """ICS feeds, from a URL or a file.
 
-* URLs: ``http`` and ``https`` only. Before every request — the first and
-  each redirect hop — the host's addresses are resolved and checked: loopback,
-  private (RFC 1918, ULA), link-local, CGNAT, multicast, reserved and
-  IPv4-mapped forms of those are refused unless the source sets
-  ``allow_private_network``. Conditional GET (``ETag`` / ``Last-Modified``);
-  a 304 or a body whose SHA-256 did not change costs no parse. The body is
-  capped (default 20 MB) and the request has a timeout.
+* URLs: ``http`` and ``https`` only, fetched by
+  :func:`calsync.sources.http_fetch.fetch_url`. Before every request — the
+  first and each redirect hop — the host name is resolved *once* and every
+  address checked: loopback, private (RFC 1918, ULA), link-local, CGNAT,
+  multicast, reserved, documentation, Teredo, and the IPv4-mapped, 6to4 and
+  NAT64 forms of private addresses are refused unless the source sets
+  ``allow_private_network``; the connection then goes to the checked address
+  (DNS rebinding cannot move it), with the host name in ``Host``, SNI and the
+  certificate check. Conditional GET (``ETag`` / ``Last-Modified``); a 304
+  or a body whose SHA-256 did not change costs no parse. The body is capped
+  (default 20 MB), and ``timeout`` is one deadline for the whole fetch.
+* Files: regular files only (a device, FIFO or directory is refused), read
+  up to the same cap.
 * Recurrences are expanded with recurring-ical-events (RRULE, RDATE, EXDATE,
   RECURRENCE-ID overrides); cancelled instances are dropped; a broken series
   is skipped (logged with its UID); X-WR-TIMEZONE feeds are normalized.
@@ -19,18 +25,11 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import logging
-import socket
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta, tzinfo
-from email.message import Message
 from pathlib import Path
-from typing import IO
 from urllib.parse import urlsplit
 
 import icalendar
@@ -39,87 +38,20 @@ import x_wr_timezone
 
 from calsync.clock import Clock
 from calsync.errors import SourceError, TransientSourceError
+from calsync.files import read_regular_file
 from calsync.model import Event
 from calsync.sources.base import FetchResult
+from calsync.sources.http_fetch import Resolver as Resolver
+from calsync.sources.http_fetch import UrlPolicy as UrlPolicy
+from calsync.sources.http_fetch import fetch_url
+from calsync.sources.http_fetch import is_public_address as is_public_address
+from calsync.sources.http_fetch import resolve_host as resolve_host
 from calsync.sources.ical import component_to_event
 
 logger = logging.getLogger(__name__)
 
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-
-#: Answers the addresses a host name resolves to (injectable for tests).
-Resolver = Callable[[str], list[str]]
-
-
-def resolve_host(host: str) -> list[str]:
-    """Every address ``host`` resolves to."""
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except socket.gaierror as err:
-        raise TransientSourceError(f"cannot resolve {host}: {err}") from err
-    return sorted({str(info[4][0]) for info in infos})
-
-
-def is_public_address(address: str) -> bool:
-    """True when ``address`` is a public unicast address."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
-        return False
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-
-
-@dataclass(frozen=True)
-class UrlPolicy:
-    """Which URLs an ICS source may fetch."""
-
-    allow_private_network: bool = False
-    resolver: Resolver = resolve_host
-
-    def check(self, url: str) -> None:
-        """Raise :class:`SourceError` when ``url`` may not be fetched."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise SourceError(
-                f"only http and https URLs are allowed, not {parts.scheme or 'none'!r}"
-            )
-        if not parts.hostname:
-            raise SourceError(f"URL has no host: {url!r}")
-        if self.allow_private_network:
-            return
-        for address in self.resolver(parts.hostname):
-            if not is_public_address(address):
-                raise SourceError(
-                    f"{parts.hostname} resolves to the non-public address {address}; "
-                    "set allow_private_network = true for this source to allow it"
-                )
-
-
-class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    """Checks every redirect hop against the policy before following it."""
-
-    def __init__(self, policy: UrlPolicy):
-        self._policy = policy
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: Message,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        self._policy.check(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+#: Longest ETag / Last-Modified kept for the next conditional GET.
+_MAX_VALIDATOR = 1024
 
 
 @dataclass(frozen=True)
@@ -208,48 +140,41 @@ class IcsSource:
     def _read_path(self) -> bytes:
         assert self._path is not None
         try:
-            size = self._path.stat().st_size
-            if size > self._max_bytes:
-                raise SourceError(f"{self._path} is {size} bytes, over the {self._max_bytes} cap")
-            return self._path.read_bytes()
-        except OSError as err:
-            raise SourceError(f"cannot read {self._path}: {err}") from err
+            return read_regular_file(self._path, self._max_bytes)
+        except SourceError as err:
+            raise SourceError(f"{self.name}: {err}") from err
 
     def _read_url(self, cursor: _Cursor) -> tuple[bytes | None, _Cursor]:
         assert self._url is not None
-        self._policy.check(self._url)
-        request = urllib.request.Request(self._url, headers={"User-Agent": "calsync"})  # noqa: S310 - scheme checked
+        headers = {"User-Agent": "calsync"}
         if cursor.etag:
-            request.add_header("If-None-Match", cursor.etag)
+            headers["If-None-Match"] = cursor.etag
         if cursor.last_modified:
-            request.add_header("If-Modified-Since", cursor.last_modified)
-        opener = urllib.request.build_opener(_CheckedRedirects(self._policy))
+            headers["If-Modified-Since"] = cursor.last_modified
         try:
-            with opener.open(request, timeout=self._timeout) as response:
-                body = response.read(self._max_bytes + 1)
-                headers = response.headers
-        except urllib.error.HTTPError as err:
-            if err.code == 304:
-                return None, cursor
-            if 300 <= err.code < 400:
-                # urllib refuses redirects to schemes other than http(s)/ftp itself.
-                location = err.headers.get("Location") if err.headers else None
-                raise SourceError(
-                    f"{self.name}: refused a redirect to {location!r}: "
-                    "only http and https URLs are allowed"
-                ) from err
-            if err.code == 429 or err.code >= 500:
-                raise TransientSourceError(f"{self.name}: HTTP {err.code} from the feed") from err
-            raise SourceError(f"{self.name}: HTTP {err.code} from the feed") from err
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, SourceError):
-                raise err.reason from err
-            raise TransientSourceError(f"{self.name}: cannot fetch the feed: {err.reason}") from err
-        except TimeoutError as err:
-            raise TransientSourceError(f"{self.name}: the feed timed out") from err
-        if len(body) > self._max_bytes:
-            raise SourceError(f"{self.name}: the feed is over the {self._max_bytes}-byte cap")
-        return body, _Cursor(headers.get("ETag"), headers.get("Last-Modified"), cursor.sha256)
+            response = fetch_url(
+                self._url,
+                self._policy,
+                headers=headers,
+                max_bytes=self._max_bytes,
+                deadline_seconds=self._timeout,
+            )
+        except SourceError as err:  # TransientSourceError stays transient
+            raise type(err)(f"{self.name}: {err}") from err
+        status = response.status
+        if status == 304:
+            return None, cursor
+        if not 200 <= status < 300:
+            if status == 429 or status >= 500:
+                raise TransientSourceError(f"{self.name}: HTTP {status} from the feed")
+            raise SourceError(f"{self.name}: HTTP {status} from the feed")
+        etag = response.headers.get("ETag")
+        modified = response.headers.get("Last-Modified")
+        return response.body, _Cursor(
+            etag if etag and len(etag) <= _MAX_VALIDATOR else None,
+            modified if modified and len(modified) <= _MAX_VALIDATOR else None,
+            cursor.sha256,
+        )
 
     def fetch(self, cursor: str | None) -> FetchResult:
         """Read the feed; parse and expand it only when it or the window's day changed.
