@@ -33,6 +33,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from calsync.errors import ConfigError, ConfigProblem
+from calsync.files import special_file_problem
 from calsync.learning.evidence import EvidenceParams
 from calsync.learning.habits import DAY_GROUPS, LearningParams, MergeParams
 from calsync.learning.planner import ScoringParams
@@ -640,6 +641,15 @@ class IcsSourceConfig(_SourceBase):
     max_bytes: int = Field(
         20_000_000, ge=1_000, le=500_000_000, description="Largest feed accepted, in bytes."
     )
+
+    @field_validator("path")
+    @classmethod
+    def _regular_file(cls, value: Path | None) -> Path | None:
+        # A device (/dev/zero), FIFO or directory would be read without bound or block.
+        problem = None if value is None else special_file_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _url_or_path(self) -> IcsSourceConfig:
