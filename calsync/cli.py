@@ -452,9 +452,23 @@ def cmd_purge(args: argparse.Namespace) -> int:
             if answer.strip().lower() != "yes":
                 print("nothing removed")
                 return 0
-        removed = purge(cs, targets)
-    for name, count in removed.items():
-        print(f"{name}: removed {count} block(s) calsync wrote")
+        removed = purge(cs, targets, all_installations=args.all_installations)
+        tz = cs.timezone()
+    from calsync.text import bounded, printable
+
+    for name, report in removed.items():
+        print(f"{name}: removed {len(report)} block(s) calsync wrote")
+        for block in sorted(report.removed, key=lambda b: b.start):
+            start = block.start.astimezone(tz)
+            print(
+                f"  {start:%a %d %b %Y %H:%M}-{block.end.astimezone(tz):%H:%M}  "
+                f"{printable(bounded(block.task_type, 80))}"
+            )
+        if report.kept:
+            print(
+                f"{name}: kept {report.kept} block(s) of other calsync installations or with a "
+                "malformed marker (--all-installations removes them)"
+            )
     return 0
 
 
@@ -707,6 +721,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("purge", help="remove every block calsync wrote (and nothing else)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--target", help="only this target")
+    p.add_argument(
+        "--all-installations",
+        action="store_true",
+        help="also remove blocks other calsync installations wrote (and malformed ones)",
+    )
     p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser(

@@ -1,7 +1,16 @@
 """Reconciliation (pure): what the calendar holds vs. what calsync knows and plans.
 
-Two steps, both on plain values:
+Four steps, all on plain values:
 
+* :func:`partition_owned` splits the events carrying calsync's marker into
+  this installation's and the others' (another installation's, a malformed
+  marker, a pre-installation-id block this database does not know): only the
+  first are ever updated, deleted, adopted or learned from.
+* :func:`absences_to_confirm` names the blocks calsync believes live that a
+  listing did not return, and :func:`is_mass_absence` whether the listing
+  looks like a storage that lost them rather than a user who deleted them
+  (see :func:`observe` for what each verdict changes). Fetching each one by
+  id (the I/O) happens in :mod:`calsync.writeback`.
 * :func:`observe` compares the suggestions calsync recorded with the owned
   events in the target and says what happened since: a write that was in
   flight when calsync stopped, a block the user deleted or moved, a block
@@ -14,7 +23,7 @@ Two steps, both on plain values:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -22,12 +31,20 @@ from calsync.learning.schedule import PlannedBlock
 from calsync.store.store import SuggestionRow
 from calsync.targets.base import BlockContent, OwnedEvent
 
-#: Statuses of suggestions that may still have an event in the target.
-LIVE = ("creating", "active", "moving", "deleting", "user_moved")
+#: Statuses of suggestions that may still have an event in the target
+#: (``missing``: absent from a listing that lost most blocks, held for a
+#: second look).
+LIVE = ("creating", "active", "moving", "deleting", "user_moved", "missing")
 #: Statuses of suggestions that count toward their week's target once ended:
 #: kept (``done``, or not yet observed as such), moved by the user, deleted
-#: by the user before (``declined``) or after (``gone``) their start.
-COUNTED = ("active", "user_moved", "done", "declined", "gone")
+#: by the user before (``declined``) or after (``gone``) their start, or lost
+#: with most of the others (``lost``: nothing learned from it).
+COUNTED = ("active", "user_moved", "done", "declined", "gone", "lost")
+#: Live statuses of blocks calsync believes are in the target right now.
+VISIBLE = ("active", "moving", "user_moved", "missing")
+#: A listing that misses at least this many visible blocks, and more than
+#: half of them, is a *mass absence* (see :func:`is_mass_absence`).
+MASS_ABSENCE_MIN = 3
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,65 @@ Action = Create | Update | Delete
 
 
 @dataclass(frozen=True)
+class Ownership:
+    """The events with calsync's marker, split by whose they are.
+
+    Attributes:
+        ours: This installation's blocks: its installation id on the marker,
+            or no installation id (written before they existed) and a
+            suggestion id this database knows.
+        foreign: Everything else with the marker — another installation's,
+            a malformed marker, an unknown pre-installation-id block. Never
+            updated, deleted or learned from; reported.
+
+    """
+
+    ours: list[OwnedEvent]
+    foreign: list[OwnedEvent]
+
+
+def partition_owned(
+    remote: Iterable[OwnedEvent], installation: str, known_ids: Collection[str]
+) -> Ownership:
+    """Split marked events into this installation's and the others' (see :class:`Ownership`)."""
+    ours: list[OwnedEvent] = []
+    foreign: list[OwnedEvent] = []
+    for event in remote:
+        mine = not event.malformed and (
+            event.installation == installation
+            or (event.installation is None and event.suggestion_id in known_ids)
+        )
+        (ours if mine else foreign).append(event)
+    return Ownership(ours, foreign)
+
+
+def absences_to_confirm(
+    rows: Sequence[SuggestionRow], listed: Iterable[OwnedEvent]
+) -> list[SuggestionRow]:
+    """The live suggestions a listing did not return: each must be confirmed by id.
+
+    A missing event may be a user's decision — or a listing that came back
+    empty or short (a server fault, a wrong calendar). Until a fetch by id
+    says it is gone, nothing is concluded from its absence.
+    """
+    present = {event.suggestion_id for event in listed}
+    return [row for row in rows if row.status in LIVE and row.id not in present]
+
+
+def is_mass_absence(rows: Sequence[SuggestionRow], absent: Collection[str]) -> bool:
+    """Whether the absences look like a calendar that lost blocks rather than a user's edits.
+
+    True when at least :data:`MASS_ABSENCE_MIN` of the visible blocks (the
+    ones calsync believes are in the target) are absent, and more than half
+    of them. Like vdirsyncer's guard against an empty storage: one empty
+    answer must not be read as "the user deleted everything".
+    """
+    visible = [row for row in rows if row.status in VISIBLE]
+    missing = [row for row in visible if row.id in absent]
+    return len(missing) >= MASS_ABSENCE_MIN and 2 * len(missing) > len(visible)
+
+
+@dataclass(frozen=True)
 class Observation:
     """What :func:`observe` found.
 
@@ -80,12 +156,19 @@ def observe(
     remote: Iterable[OwnedEvent],
     now: datetime,
     known_ids: Iterable[str] = (),
+    confirmed_absent: Collection[str] | None = None,
+    mass: bool = False,
 ) -> Observation:
     """Bring recorded suggestions up to date with the owned events in the target.
 
-    ``rows`` are the live suggestions; ``known_ids`` every id calsync has
-    recorded for the target (a passed block stays in the calendar as history
-    and is not an orphan).
+    ``rows`` are the live suggestions; ``remote`` this installation's events
+    (see :func:`partition_owned`), listed or fetched by id; ``known_ids``
+    every id calsync has recorded for the target (a passed block stays in
+    the calendar as history and is not an orphan).
+
+    An absent row changes only when its absence is confirmed (its id in
+    ``confirmed_absent``: a fetch by id found nothing; ``None`` takes every
+    absence as confirmed). An unconfirmed absence changes nothing.
 
     * ``creating``: the event exists → ``active``; it does not → ``retracted``
       (the write never happened).
@@ -95,6 +178,11 @@ def observe(
     * ``active`` / ``user_moved``: gone before its start → ``declined`` (the user
       deleted it); gone later → ``gone``; at other times → ``user_moved``;
       ended → ``done``.
+    * A confirmed absence in a ``mass`` absence (:func:`is_mass_absence`) is
+      not the user's decision: the row is held as ``missing`` (nothing
+      learned, its slot kept); a ``missing`` row found again is ``active``
+      again; confirmed absent at a later look it is ``lost`` (it counts for
+      its week, nothing is learned from it).
     """
     by_id = {event.suggestion_id: event for event in remote}
     known = {row.id for row in rows} | set(known_ids)
@@ -102,6 +190,14 @@ def observe(
     for row in rows:
         event = by_id.get(row.id)
         status = row.status
+        if event is None and confirmed_absent is not None and row.id not in confirmed_absent:
+            updated.append(row)  # unconfirmed: nothing is concluded
+            continue
+        if status == "missing":
+            if event is None:
+                updated.append(replace(row, status="lost"))
+                continue
+            row = replace(row, status="user_moved" if row.planned_start != row.start else "active")
         if status == "creating":
             if event is None:
                 updated.append(replace(row, status="retracted"))
@@ -116,7 +212,10 @@ def observe(
             updated.append(row if event is not None else replace(row, status="retracted"))
             continue
         if event is None:
-            updated.append(replace(row, status="declined" if now < row.start else "gone"))
+            if mass:
+                updated.append(replace(row, status="missing"))
+            else:
+                updated.append(replace(row, status="declined" if now < row.start else "gone"))
             continue
         if not _same_times(row.start, row.end, event):
             row = replace(row, status="user_moved", start=event.start, end=event.end)
@@ -154,8 +253,8 @@ def compute_actions(
             content = contents[block.id]
             if event is None or not (event.start == content.start and event.end == content.end):
                 actions.append(Create(content))
-        elif block.reason == "moved":
-            assert event is not None, "a block calsync moves exists in the target"
+        elif block.reason == "moved" and event is not None:
+            # (A block whose absence is not confirmed is never moved: it is not in ``remote``.)
             actions.append(Update(event.remote_id, contents[block.id]))
     for row in rows:
         event = by_id.get(row.id)

@@ -2,7 +2,12 @@
 
 One cycle for one target:
 
-1. read the owned events in the target and calsync's own records;
+1. read the owned events in the target and calsync's own records; keep
+   only this installation's (:func:`~calsync.reconcile.partition_owned`;
+   the others' are reported once and never touched), and fetch by id every
+   block calsync believes live that the listing did not return — an
+   absence is believed only when that fetch confirms it, and a mass absence
+   (:func:`~calsync.reconcile.is_mass_absence`) never as the user's decision;
 2. :func:`~calsync.reconcile.observe` what happened since the last cycle and
    learn from it (a block deleted before its start is a skip for its slot, a
    moved block a skip for the old slot and a completion at the new one once it
@@ -20,6 +25,7 @@ One cycle for one target:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
@@ -61,16 +67,30 @@ from calsync.reconcile import (
     Create,
     Delete,
     Update,
+    absences_to_confirm,
     compute_actions,
+    is_mass_absence,
     observe,
+    partition_owned,
 )
 from calsync.service import Calsync
 from calsync.store.store import SuggestionRow
-from calsync.targets.base import BlockContent, OwnedEvent, Target, suggestion_id
+from calsync.targets.base import (
+    ANY_INSTALLATION,
+    BlockContent,
+    OwnedEvent,
+    Target,
+    suggestion_id,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TARGET = "suggestions"
+
+# Foreign blocks (another installation's, malformed markers) already reported,
+# by (target, remote id): each is logged once per process, not every cycle.
+_reported: set[tuple[str, str]] = set()
+_reported_lock = threading.Lock()
 
 
 @dataclass
@@ -85,6 +105,10 @@ class CycleReport:
     learned: int = 0
     written: int = 0
     error: str | None = None
+    #: Blocks with calsync's marker that are not this installation's (left alone).
+    foreign: int = 0
+    #: Absences a fetch by id could not confirm (nothing concluded from them).
+    unconfirmed: int = 0
 
     def summary(self) -> str:
         """One line for people."""
@@ -98,6 +122,10 @@ class CycleReport:
             f"{counts['update']} moved, {counts['delete']} removed; observed {seen}; "
             f"learned {self.learned}"
         )
+        if self.unconfirmed:
+            line += f"; {self.unconfirmed} absence(s) not confirmed, nothing concluded"
+        if self.foreign:
+            line += f"; {self.foreign} block(s) of other installations left alone"
         return line + (f"; FAILED: {self.error}" if self.error else "")
 
 
@@ -135,9 +163,13 @@ def build_targets(config: Config, clock: Clock) -> list[Target]:
 
 
 def block_content(
-    cs: Calsync, block: PlannedBlock, block_id: str, completions: int
+    cs: Calsync,
+    block: PlannedBlock,
+    block_id: str,
+    completions: int,
+    installation: str | None = None,
 ) -> BlockContent:
-    """The title and explanation calsync writes for a block."""
+    """The title and explanation calsync writes for a block (marked with ``installation``)."""
     task = cs.task_type(block.task_type)
     local = block.start.astimezone(cs.timezone())
     description = (
@@ -155,6 +187,7 @@ def block_content(
         description=description,
         color=task.color,
         transparent=cs.config.writeback.transparency == "transparent",
+        installation=installation,
     )
 
 
@@ -253,10 +286,11 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     report = CycleReport(target=target.name, dry_run=dry_run)
 
     with cs.store.read() as tx:
+        installation = tx.installation_id()
         rows = tx.suggestions(user, target.name, LIVE)
         known_ids = {r.id for r in tx.suggestions(user, target.name)}
         declined_before = [
-            r for r in tx.suggestions(user, target.name, ["declined"]) if r.end > now
+            r for r in tx.suggestions(user, target.name, ["declined", "lost"]) if r.end > now
         ]
         # What this and last week's suggestions became, and since when each task
         # type has been suggested (for the weekly targets).
@@ -269,18 +303,38 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     # The user may drag a block anywhere: look well back, and forward without limit.
     earliest = min([now, *(r.start for r in rows)]) - timedelta(days=30)
     try:
-        remote = target.list_owned(earliest, None)
+        listed = target.list_owned(earliest, None)
     except CalsyncError as err:
         report.error = str(err)
+        logger.warning("%s: write-back stopped: %s", target.name, err)
         return report
+    ownership = partition_owned(listed, installation, known_ids)
+    report.foreign = len(ownership.foreign)
+    _report_foreign(target.name, ownership.foreign)
+    remote, confirmed, unconfirmed = _confirm_absences(
+        target, rows, ownership.ours, installation, known_ids
+    )
+    mass = is_mass_absence(rows, confirmed)
+    report.unconfirmed = len(unconfirmed)
+    if mass:
+        logger.warning(
+            "%s: %d of calsync's blocks are missing at once; taken for a calendar that lost "
+            "them, not for the user's decision: nothing is learned from them",
+            target.name,
+            len(confirmed),
+        )
 
     # 1. What happened since the last cycle, and what it teaches.
-    observation = observe(rows, remote, now, known_ids)
+    observation = observe(rows, remote, now, known_ids, confirmed, mass)
     report.observed = _count_changes(rows, observation.rows)
+    present = {e.suggestion_id for e in remote}
+    decided = present | (set() if mass else set(confirmed))
     known = [
         KnownSuggestion(r.id, r.task_type, r.planned_start or r.start, r.end)
         for r in rows
-        if r.status in ("active", "user_moved", "moving")
+        if r.status in ("active", "user_moved", "moving", "missing")
+        and r.id in decided
+        and (r.status != "missing" or r.id in present)
     ]
     outcomes = infer_suggestion_outcomes(
         known, [_as_event(target.name, e) for e in remote], now, config.learning.default_success
@@ -303,7 +357,13 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         params,
         {t.name: since.get(t.name, began) for t in config.task_types},
     )
-    current = [r for r in observation.rows if r.status in ("active", "user_moved")]
+    current = [
+        r
+        for r in observation.rows
+        if r.status in ("active", "user_moved", "missing") or r.id in unconfirmed
+    ]
+    # Blocks calsync cannot see right now stay where they are: not moved, not replaced.
+    held = {r.id for r in current if r.status == "missing" or r.id in unconfirmed}
     history.update({r.id: r for r in observation.rows})
     plan = plan_blocks(
         specs,
@@ -313,13 +373,19 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         tz,
         params,
         existing=[
-            ExistingBlock(r.id, r.task_type, r.start, r.end, user_placed=r.status == "user_moved")
+            ExistingBlock(
+                r.id,
+                r.task_type,
+                r.start,
+                r.end,
+                user_placed=r.status == "user_moved" or r.id in held,
+            )
             for r in current
         ],
         declined=[
             ExistingBlock(r.id, r.task_type, r.start, r.end)
             for r in [*declined_before, *observation.rows]
-            if r.status == "declined"
+            if r.status in ("declined", "lost")
         ],
         avoid=[  # slots the user moved a block away from
             ExistingBlock(r.id, r.task_type, r.planned_start, r.planned_start + (r.end - r.start))
@@ -333,9 +399,10 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
             if r.status in COUNTED and (r.end <= now or (r.status == "gone" and r.start < now))
         ],
     )
-    plan = _with_ids(plan, user, known_ids)
+    taken = known_ids | {e.suggestion_id for e in ownership.foreign}
+    plan = _with_ids(plan, user, taken, installation)
     contents = {
-        b.id: block_content(cs, b, b.id, habits[b.task_type][1])
+        b.id: block_content(cs, b, b.id, habits[b.task_type][1], installation)
         for b in plan
         if b.id is not None and b.reason in ("new", "moved")
     }
@@ -356,7 +423,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
                 tx.save_suggestion(adopted, now)
     try:
         for action in actions:
-            _execute(cs, target, action, plan, user)
+            _execute(cs, target, action, plan, user, installation)
             report.written += 1
     except CalsyncError as err:
         report.error = str(err)
@@ -365,14 +432,90 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     return report
 
 
-def _with_ids(plan: list[PlannedBlock], user: str, known: set[str]) -> list[PlannedBlock]:
+def _report_foreign(target: str, foreign: Sequence[OwnedEvent]) -> None:
+    """Log each block that is not this installation's, once per process."""
+    with _reported_lock:
+        new = [e for e in foreign if (target, e.remote_id) not in _reported]
+        _reported.update((target, e.remote_id) for e in new)
+    for event in new:
+        why = (
+            "has a malformed calsync marker"
+            if event.malformed
+            else f"belongs to another calsync installation ({event.installation or 'unknown'})"
+        )
+        logger.warning(
+            "%s: block %s at %s %s; calsync leaves it alone "
+            "(`calsync purge --all-installations` removes such blocks)",
+            target,
+            event.remote_id,
+            event.start.isoformat(),
+            why,
+        )
+
+
+def _confirm_absences(
+    target: Target,
+    rows: Sequence[SuggestionRow],
+    listed: list[OwnedEvent],
+    installation: str,
+    known_ids: set[str],
+) -> tuple[list[OwnedEvent], set[str], set[str]]:
+    """Fetch by id every live block the listing did not return.
+
+    Returns the events to observe (the listing plus those found by id), the
+    ids confirmed absent, and the ids whose absence could not be confirmed
+    (the target failed: the rest is not asked, and nothing is concluded).
+    """
+    remote = list(listed)
+    confirmed: set[str] = set()
+    unconfirmed: set[str] = set()
+    pending = absences_to_confirm(rows, listed)
+    for index, row in enumerate(pending):
+        try:
+            found = target.get_owned(row.id)
+        except CalsyncError as err:
+            unconfirmed = {r.id for r in pending[index:]}
+            logger.warning(
+                "%s: cannot confirm that %d block(s) missing from the listing are gone (%s); "
+                "nothing is concluded from their absence",
+                target.name,
+                len(unconfirmed),
+                err,
+            )
+            break
+        if found is None:
+            confirmed.add(row.id)
+            continue
+        ours = partition_owned([found], installation, known_ids).ours
+        if ours and ours[0].suggestion_id == row.id:
+            remote.append(ours[0])  # the listing was incomplete; the block is there
+        else:
+            unconfirmed.add(row.id)  # something else holds its id: conclude nothing
+    if pending:
+        logger.info(
+            "%s: %d block(s) missing from the listing: %d confirmed gone, %d found by id, "
+            "%d unconfirmed",
+            target.name,
+            len(pending),
+            len(confirmed),
+            len(remote) - len(listed),
+            len(unconfirmed),
+        )
+    return remote, confirmed, unconfirmed
+
+
+def _with_ids(
+    plan: list[PlannedBlock], user: str, known: set[str], installation: str = ""
+) -> list[PlannedBlock]:
     """Give new blocks their deterministic id, never one calsync has used before."""
     taken = set(known) | {b.id for b in plan if b.id is not None}
     result = []
     for block in plan:
         if block.id is None:
             attempt = 0
-            while (new_id := suggestion_id(user, block.task_type, block.start, attempt)) in taken:
+            while (
+                new_id := suggestion_id(user, block.task_type, block.start, attempt, installation)
+            ) in taken:
                 attempt += 1
             taken.add(new_id)
             block = replace(block, id=new_id)
@@ -389,6 +532,8 @@ def _count_changes(before: list[SuggestionRow], after: list[SuggestionRow]) -> d
             "user_moved",
             "done",
             "gone",
+            "missing",
+            "lost",
         ):
             counts[row.status] = counts.get(row.status, 0) + 1
     return counts
@@ -413,7 +558,12 @@ def _row(
 
 
 def _execute(
-    cs: Calsync, target: Target, action: Action, plan: list[PlannedBlock], user: str
+    cs: Calsync,
+    target: Target,
+    action: Action,
+    plan: list[PlannedBlock],
+    user: str,
+    installation: str,
 ) -> None:
     """Intent → remote write → commit, for one action."""
     now = cs.clock.now()
@@ -453,7 +603,7 @@ def _execute(
         if rows:
             with cs.store.write() as tx:
                 tx.save_suggestion(replace(rows[0], status="deleting"), now)
-        target.delete(action.remote_id)
+        target.delete(action.remote_id, installation)
         if rows:
             with cs.store.write() as tx:
                 tx.save_suggestion(replace(rows[0], status="retracted"), now)
@@ -461,16 +611,69 @@ def _execute(
         raise TargetError(f"unknown action {action!r}")
 
 
-def purge(cs: Calsync, targets: list[Target]) -> dict[str, int]:
-    """Remove every event calsync owns from every target; return counts per target."""
-    removed: dict[str, int] = {}
+@dataclass(frozen=True)
+class PurgedBlock:
+    """One block :func:`purge` removed."""
+
+    task_type: str
+    start: datetime
+    end: datetime
+    remote_id: str
+    installation: str | None
+
+
+@dataclass
+class PurgeReport:
+    """What :func:`purge` removed from one target, and what it left."""
+
+    target: str
+    removed: list[PurgedBlock] = field(default_factory=list)
+    #: Blocks with calsync's marker left alone (other installations', malformed markers).
+    kept: int = 0
+
+    def __len__(self) -> int:
+        """How many blocks were removed."""
+        return len(self.removed)
+
+
+def purge(
+    cs: Calsync, targets: list[Target], all_installations: bool = False
+) -> dict[str, PurgeReport]:
+    """Remove every block this installation wrote from every target.
+
+    Blocks written before installation ids count as this installation's when
+    the database knows their id. With ``all_installations`` every event with
+    calsync's marker goes — other installations' and malformed ones too.
+    Nothing without the marker is ever touched.
+    """
+    reports: dict[str, PurgeReport] = {}
     now = cs.clock.now()
+    user = cs.config.user.id
+    prefix = cs.config.writeback.summary_prefix
+    with cs.store.read() as tx:
+        installation = tx.installation_id()
+        tasks = {t.name: {r.id: r.task_type for r in tx.suggestions(user, t.name)} for t in targets}
     for target in targets:
-        owned = target.list_owned()
-        for event in owned:
-            target.delete(event.remote_id)
+        report = PurgeReport(target.name)
+        known = tasks[target.name]
+        listed = target.list_owned()
+        ownership = partition_owned(listed, installation, set(known))
+        doomed = listed if all_installations else ownership.ours
+        report.kept = len(listed) - len(doomed)
+        for event in doomed:
+            target.delete(event.remote_id, ANY_INSTALLATION if all_installations else installation)
+            task = known.get(event.suggestion_id) or event.summary.removeprefix(prefix)
+            report.removed.append(
+                PurgedBlock(task, event.start, event.end, event.remote_id, event.installation)
+            )
         with cs.store.write() as tx:
-            for row in tx.suggestions(cs.config.user.id, target.name, LIVE):
+            for row in tx.suggestions(user, target.name, LIVE):
                 tx.save_suggestion(replace(row, status="retracted"), now)
-        removed[target.name] = len(owned)
-    return removed
+        logger.info(
+            "%s: purge removed %d block(s), left %d of other installations",
+            target.name,
+            len(report.removed),
+            report.kept,
+        )
+        reports[target.name] = report
+    return reports

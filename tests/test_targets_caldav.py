@@ -411,7 +411,7 @@ def test_purge_removes_every_owned_event_and_leaves_foreign_ones(
     run_cycle(cs, target)
     calendar = calendar_named(user, "calsync")
     calendar.add_event(vevent("standup", "Standup"))
-    assert purge(cs, [target]) == {"dav-blocks": 5}
+    assert len(purge(cs, [target])["dav-blocks"]) == 5
     assert target.list_owned() == []
     assert list(components(calendar)) == ["standup"]
     assert [r.method for r in server.writes()].count("DELETE") == 5

@@ -196,7 +196,7 @@ def test_purge_leaves_the_users_events(google: FakeGoogle, cs: Calsync) -> None:
     before = foreign(google)
     target = make_target(google)
     run_cycle(cs, target)
-    assert purge(cs, [target]) == {"google": 5}
+    assert len(purge(cs, [target])["google"]) == 5
     assert target.list_owned() == []
     assert google.calendars["primary"]["dentist"] == before
 

@@ -201,7 +201,7 @@ def test_foreign_events_are_never_touched(cs: Calsync) -> None:
 def test_purge_removes_every_owned_event_and_records_it(cs: Calsync) -> None:
     target = MemoryTarget()
     run_cycle(cs, target)
-    assert purge(cs, [target]) == {"memory": 5}
+    assert len(purge(cs, [target])["memory"]) == 5
     assert target.list_owned() == []
     with cs.store.read() as tx:
         assert {r.status for r in tx.suggestions("me")} == {"retracted"}

@@ -16,13 +16,21 @@ Each block is one calendar object holding one ``VEVENT``:
 * no ``ATTENDEE`` (nobody is invited) and no ``VALARM`` (nothing rings).
 
 Ownership (see :mod:`calsync.targets.base`): only objects whose every
-``VEVENT`` carries ``X-CALSYNC-ID`` are listed, rewritten or deleted. Before a
+``VEVENT`` carries ``X-CALSYNC-ID`` are listed, and only those whose marker
+names this installation (``X-CALSYNC-INSTALLATION``; or none, for blocks
+written before installation ids) are rewritten or deleted. Before a
 write the object is fetched by UID and its marker checked, and the write is
 made conditional on the (strong) ETag just read (``If-Match``); a new object is
 put with ``If-None-Match: *``. An event the user changes in between therefore makes the
 write fail (:class:`~calsync.errors.TargetError`, the next cycle looks again)
 instead of being overwritten unseen. A write whose content is already on the
 server is skipped, so adopting an unchanged block costs no ``PUT``.
+
+:meth:`CaldavTarget.get_owned` confirms an absence: it fetches the block by
+UID in the calendar and, when it is not there, in the account's other
+calendars — a calendar the user renamed (calsync then creates a new one of
+the configured name) still holds its blocks, and they are not mistaken for
+blocks the user deleted.
 
 Errors of the ``caldav`` library and the network are translated at this
 boundary into :class:`~calsync.errors.TargetError` (``raise ... from``);
@@ -53,15 +61,15 @@ from calsync.errors import (
 )
 from calsync.sources.caldav import checked_password, make_client
 from calsync.sources.ical import localize
-from calsync.targets.base import BlockContent, OwnedEvent
-from calsync.targets.ical import block_uid, block_vevent
+from calsync.targets.base import BlockContent, OwnedEvent, refuse_foreign
+from calsync.targets.ical import INSTALLATION, MARKER, block_uid, block_vevent, marker_of
 
 logger = logging.getLogger(__name__)
 
 _PRODID = "-//calsync//suggestions//EN"
-_MARKER = "X-CALSYNC-ID"
+_MARKER = MARKER
 #: The properties calsync writes; an object equal on all of them needs no write.
-_WRITTEN = ("SUMMARY", "DESCRIPTION", "STATUS", "TRANSP", "COLOR", _MARKER)
+_WRITTEN = ("SUMMARY", "DESCRIPTION", "STATUS", "TRANSP", "COLOR", _MARKER, INSTALLATION)
 
 
 def _server_of(url: str) -> str:
@@ -198,24 +206,59 @@ class CaldavTarget:
         by_id: dict[str, OwnedEvent] = {}
         for event in sorted(candidates, key=lambda e: e.remote_id != block_uid(e.suggestion_id)):
             if (start is None or event.end > start) and (end is None or event.start < end):
-                by_id.setdefault(event.suggestion_id, event)
+                # Malformed markers (no id) are listed one by one, by UID.
+                by_id.setdefault(event.suggestion_id or f"\0{event.remote_id}", event)
         logger.debug("%s: %d owned event(s) listed", self.name, len(by_id))
         return list(by_id.values())
+
+    def get_owned(self, suggestion_id: str) -> OwnedEvent | None:
+        """The block ``<suggestion id>@calsync``, fetched by UID (``None``: nowhere).
+
+        Looked for in the calendar, then in the account's other calendars (a
+        renamed one); a block found elsewhere is logged.
+
+        Raises:
+            TargetError: the server failed or refused.
+
+        """
+        uid = block_uid(suggestion_id)
+        with self._talking("read from"):
+            calendar = self._get_calendar()
+            for handle in [calendar, *self._other_calendars(calendar)]:
+                try:
+                    resource = handle.get_event_by_uid(uid)
+                except dav_error.NotFoundError:
+                    continue
+                components = _events_of(resource)
+                if not _is_owned(components):
+                    return None
+                if handle is not calendar:
+                    logger.warning(
+                        "%s: block %s is in calendar %r, not %r (renamed?); it is not "
+                        "taken for one the user deleted",
+                        self.name,
+                        uid,
+                        handle.get_display_name(),
+                        self.calendar_name,
+                    )
+                return next((e for c in components if (e := self._owned(c)) is not None), None)
+        return None
 
     def create(self, content: BlockContent) -> str:
         """Write the block under ``<suggestion id>@calsync``; return that UID.
 
-        An event already holding the UID is adopted when it carries the
-        marker: brought up to date, or left alone when it already is.
+        An event already holding the UID is adopted when its marker allows:
+        brought up to date, or left alone when it already is.
 
         Raises:
-            TargetOwnershipError: an event without the marker holds the UID.
+            TargetOwnershipError: an event without the marker, or with another
+                installation's, holds the UID.
             TargetError: the server failed or refused.
 
         """
         uid = block_uid(content.suggestion_id)
         with self._talking("write to"):
-            existing = self._lookup(uid)
+            existing = self._lookup(uid, content.installation)
             if existing is None:
                 self._get_calendar().add_event(
                     self._ics(content).decode("utf-8"), no_overwrite=True, increase_seqno=False
@@ -234,23 +277,25 @@ class CaldavTarget:
 
         """
         with self._talking("write to"):
-            existing = self._lookup(remote_id)
+            existing = self._lookup(remote_id, content.installation)
             if existing is None:
                 raise TargetError(
                     f"{self.name}: {remote_id} is not in calendar {self.calendar_name!r}"
                 )
             self._overwrite(existing, content, "updated")
 
-    def delete(self, remote_id: str) -> None:
+    def delete(self, remote_id: str, installation: str | None = None) -> None:
         """Remove the owned block ``remote_id`` (one already gone is fine).
 
         Raises:
-            TargetOwnershipError: the event does not carry calsync's marker.
+            TargetOwnershipError: the event does not carry calsync's marker,
+                or the marker does not allow it (``installation``, see
+                :func:`~calsync.targets.base.may_write`).
             TargetError: the server failed.
 
         """
         with self._talking("delete from"):
-            existing = self._lookup(remote_id)
+            existing = self._lookup(remote_id, installation)
             if existing is None:
                 logger.debug("%s: %s is already gone", self.name, remote_id)
                 return
@@ -281,17 +326,26 @@ class CaldavTarget:
         logger.info("%s: created calendar %r on %s", self.name, self.calendar_name, self._server)
         return self._calendar
 
-    def _lookup(self, uid: str) -> Any | None:
-        """The object holding ``uid``, or ``None``; refuse one calsync does not own."""
+    def _other_calendars(self, calendar: Any) -> list[Any]:
+        """The account's calendars other than ``calendar``."""
+        return [c for c in self._principal.get_calendars() if c.url != calendar.url]
+
+    def _lookup(self, uid: str, installation: str | None) -> Any | None:
+        """The object holding ``uid``, or ``None``; refuse one this installation does not own."""
         try:
             resource = self._get_calendar().get_event_by_uid(uid)
         except dav_error.NotFoundError:
             return None
-        if not _is_owned(_events_of(resource)):
+        components = _events_of(resource)
+        if not _is_owned(components):
             raise TargetOwnershipError(
                 f"{self.name}: event {uid} in calendar {self.calendar_name!r} has no "
                 f"{_MARKER}; calsync does not touch it"
             )
+        for component in components:
+            marker = marker_of(component)
+            assert marker is not None
+            refuse_foreign(self.name, uid, marker[0], marker[1], installation)
         return resource
 
     def _overwrite(self, resource: Any, content: BlockContent, verb: str) -> None:
@@ -348,13 +402,16 @@ class CaldavTarget:
         except (KeyError, ValueError, TypeError) as err:
             logger.warning("%s: skipping owned event %s: %s", self.name, uid or "?", err)
             return None
+        marker = marker_of(component)
+        assert marker is not None, "only marked components are read"
         return OwnedEvent(
-            suggestion_id=str(component[_MARKER]),
+            suggestion_id=marker[0],
             remote_id=uid,
             start=start,
             end=end,
             summary=str(component.get("SUMMARY", "")),
             description=str(component.get("DESCRIPTION", "")),
+            installation=marker[1],
         )
 
     def _forget(self) -> None:

@@ -8,6 +8,11 @@ import icalendar
 
 from calsync.targets.base import BlockContent
 
+#: calsync's marker on a VEVENT: the suggestion id.
+MARKER = "X-CALSYNC-ID"
+#: The installation that wrote the block (absent on blocks written before installation ids).
+INSTALLATION = "X-CALSYNC-INSTALLATION"
+
 
 def block_uid(suggestion_id: str) -> str:
     """The UID calsync gives the VEVENT of a suggestion."""
@@ -15,7 +20,7 @@ def block_uid(suggestion_id: str) -> str:
 
 
 def block_vevent(content: BlockContent, stamp: datetime) -> icalendar.Event:
-    """The VEVENT of one block: tentative, calsync's marker (``X-CALSYNC-ID``) on it."""
+    """The VEVENT of one block: tentative, with calsync's marker (id and installation)."""
     event = icalendar.Event()
     event.add("uid", block_uid(content.suggestion_id))
     event.add("dtstamp", stamp)
@@ -28,4 +33,18 @@ def block_vevent(content: BlockContent, stamp: datetime) -> icalendar.Event:
     if content.color:
         event.add("color", content.color)
     event.add("x-calsync-id", content.suggestion_id)
+    if content.installation:
+        event.add("x-calsync-installation", content.installation)
     return event
+
+
+def marker_of(component: icalendar.Event) -> tuple[str, str | None] | None:
+    """``(suggestion id, installation)`` of a VEVENT's marker; ``None`` without one.
+
+    The id is empty for a malformed marker; the installation ``None`` when the
+    block was written before installation ids.
+    """
+    if MARKER not in component:
+        return None
+    installation = str(component.get(INSTALLATION, "")).strip()
+    return str(component[MARKER]).strip(), installation or None

@@ -1,9 +1,11 @@
 """Suggestions as an ICS file (``suggestions.ics``) a calendar app can subscribe to.
 
 Every event in the file is calsync's (it writes the file alone); each carries
-``X-CALSYNC-ID`` anyway, and only events with it are ever listed or changed.
-The file is rewritten atomically (temporary file + rename, mode 0600) on
-every change, so a reader never sees half a calendar.
+``X-CALSYNC-ID`` (and ``X-CALSYNC-INSTALLATION``) anyway, and only events
+with the marker are ever listed; only those whose marker allows it
+(:func:`~calsync.targets.base.may_write`) are ever changed. The file is
+rewritten atomically (temporary file + rename, mode 0600) on every change,
+so a reader never sees half a calendar.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import icalendar
 
 from calsync.clock import Clock
 from calsync.errors import TargetError, TargetOwnershipError
-from calsync.targets.base import BlockContent, OwnedEvent
-from calsync.targets.ical import block_vevent
+from calsync.targets.base import BlockContent, OwnedEvent, refuse_foreign
+from calsync.targets.ical import block_uid, block_vevent, marker_of
 
 _PRODID = "-//calsync//suggestions//EN"
 
@@ -44,11 +46,10 @@ class IcsFileTarget:
             raise TargetError(f"{self.name}: cannot read {self.path}: {err}") from err
 
     def _save(self, calendar: icalendar.Calendar) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = self.path.with_name(f".{self.path.name}.tmp")
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # also when a stale temporary file was looser
             with os.fdopen(fd, "wb") as handle:
                 handle.write(calendar.to_ical())
                 handle.flush()
@@ -58,17 +59,23 @@ class IcsFileTarget:
             raise TargetError(f"{self.name}: cannot write {self.path}: {err}") from err
         self.writes += 1
 
-    @staticmethod
-    def _owned(component: icalendar.Event) -> OwnedEvent | None:
-        if "X-CALSYNC-ID" not in component:
+    def _owned(self, component: icalendar.Event) -> OwnedEvent | None:
+        marker = marker_of(component)
+        if marker is None:
             return None
+        try:
+            start = component.decoded("DTSTART").astimezone(UTC)
+            end = component.decoded("DTEND").astimezone(UTC)
+        except (KeyError, ValueError, TypeError, AttributeError) as err:
+            raise TargetError(f"{self.name}: unreadable block in {self.path}: {err}") from err
         return OwnedEvent(
-            suggestion_id=str(component["X-CALSYNC-ID"]),
-            remote_id=str(component["UID"]),
-            start=component.decoded("DTSTART").astimezone(UTC),
-            end=component.decoded("DTEND").astimezone(UTC),
+            suggestion_id=marker[0],
+            remote_id=str(component.get("UID", "")),
+            start=start,
+            end=end,
             summary=str(component.get("SUMMARY", "")),
             description=str(component.get("DESCRIPTION", "")),
+            installation=marker[1],
         )
 
     def list_owned(
@@ -82,9 +89,23 @@ class IcsFileTarget:
             if e is not None and (start is None or e.end > start) and (end is None or e.start < end)
         ]
 
-    def _replace(self, remote_id: str | None, content: BlockContent | None, create: bool) -> str:
+    def get_owned(self, suggestion_id: str) -> OwnedEvent | None:
+        """The block with that id in the file, read afresh (``None``: not there)."""
+        uid = block_uid(suggestion_id)
+        for component in self._load().walk("VEVENT"):
+            if str(component.get("UID")) == uid:
+                return self._owned(component)
+        return None
+
+    def _replace(
+        self,
+        remote_id: str | None,
+        content: BlockContent | None,
+        create: bool,
+        installation: str | None,
+    ) -> str:
         calendar = self._load()
-        uid = remote_id or (f"{content.suggestion_id}@calsync" if content else "")
+        uid = remote_id or (block_uid(content.suggestion_id) if content else "")
         kept = []
         found = None
         for component in calendar.subcomponents:
@@ -92,8 +113,13 @@ class IcsFileTarget:
                 found = component
                 continue
             kept.append(component)
-        if found is not None and "X-CALSYNC-ID" not in found:
-            raise TargetOwnershipError(f"{self.name}: {uid} has no X-CALSYNC-ID; not touching it")
+        if found is not None:
+            marker = marker_of(found)
+            if marker is None:
+                raise TargetOwnershipError(
+                    f"{self.name}: {uid} has no X-CALSYNC-ID; not touching it"
+                )
+            refuse_foreign(self.name, uid, marker[0], marker[1], installation)
         if found is None and not create:
             if content is None:
                 return uid  # deleting what is already gone
@@ -106,12 +132,12 @@ class IcsFileTarget:
 
     def create(self, content: BlockContent) -> str:
         """Add the block (replacing an owned one with the same id)."""
-        return self._replace(None, content, create=True)
+        return self._replace(None, content, create=True, installation=content.installation)
 
     def update(self, remote_id: str, content: BlockContent) -> None:
         """Rewrite an owned block."""
-        self._replace(remote_id, content, create=False)
+        self._replace(remote_id, content, create=False, installation=content.installation)
 
-    def delete(self, remote_id: str) -> None:
+    def delete(self, remote_id: str, installation: str | None = None) -> None:
         """Remove an owned block."""
-        self._replace(remote_id, None, create=False)
+        self._replace(remote_id, None, create=False, installation=installation)
