@@ -641,6 +641,42 @@ class IcsSourceConfig(_SourceBase):
     max_bytes: int = Field(
         20_000_000, ge=1_000, le=500_000_000, description="Largest feed accepted, in bytes."
     )
+    max_components: int = Field(
+        50_000,
+        ge=1,
+        le=1_000_000,
+        description="Most components (events, time zones…) a feed may hold; more fails the source.",
+    )
+    max_occurrences_per_series: int = Field(
+        1_000,
+        ge=1,
+        le=100_000,
+        description="Most occurrences of one recurring series inside the window; "
+        "the rest are cut with a warning naming its UID.",
+    )
+    max_event_days: int = Field(
+        366,
+        ge=1,
+        le=3660,
+        description="Longest span one occurrence may cover, in days; "
+        "a longer one skips its series with a warning.",
+    )
+    max_series_seconds: float = Field(
+        2.0,
+        ge=0.1,
+        le=60,
+        description="Time one series may take to parse and expand; "
+        "a slower one is skipped with a warning naming its UID.",
+    )
+    max_parse_seconds: float = Field(
+        60.0, ge=1, le=600, description="Time the whole feed may take to parse; more fails it."
+    )
+    max_parse_memory_mb: int = Field(
+        1024,
+        ge=256,
+        le=16_384,
+        description="Memory cap of the process that parses the feed, in MB; more fails it.",
+    )
 
     @field_validator("path")
     @classmethod

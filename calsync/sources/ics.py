@@ -13,9 +13,15 @@
   (default 20 MB), and ``timeout`` is one deadline for the whole fetch.
 * Files: regular files only (a device, FIFO or directory is refused), read
   up to the same cap.
-* Recurrences are expanded with recurring-ical-events (RRULE, RDATE, EXDATE,
-  RECURRENCE-ID overrides); cancelled instances are dropped; a broken series
-  is skipped (logged with its UID); X-WR-TIMEZONE feeds are normalized.
+* Parsing is bounded and isolated (:mod:`calsync.sources.ics_parse`): the
+  body is split into components at byte level, each series (a UID's master
+  and overrides) is parsed and expanded on its own with
+  recurring-ical-events (RRULE, RDATE, EXDATE, RECURRENCE-ID overrides) under
+  a per-series occurrence cap and time budget, in a child process with a
+  memory cap and a wall deadline that a shutdown cancels; cancelled
+  instances are dropped; a broken series or component is skipped (logged
+  with its UID) and the rest of the feed is learned; X-WR-TIMEZONE feeds are
+  normalized.
 * A changed feed yields a *full* result for the configured window; an
   unchanged one an empty incremental result with the same cursor. A malformed
   feed raises :class:`~calsync.errors.SourceError`, and the caller keeps the
@@ -32,10 +38,6 @@ from datetime import timedelta, tzinfo
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import icalendar
-import recurring_ical_events
-import x_wr_timezone
-
 from calsync.clock import Clock
 from calsync.errors import SourceError, TransientSourceError
 from calsync.files import read_regular_file
@@ -46,7 +48,13 @@ from calsync.sources.http_fetch import UrlPolicy as UrlPolicy
 from calsync.sources.http_fetch import fetch_url
 from calsync.sources.http_fetch import is_public_address as is_public_address
 from calsync.sources.http_fetch import resolve_host as resolve_host
-from calsync.sources.ical import component_to_event
+from calsync.sources.ics_parse import (
+    FeedRequest,
+    ParseLimits,
+    ParseStats,
+    parse_feed,
+    parse_isolated,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +108,9 @@ class IcsSource:
         timeout: Request timeout in seconds.
         policy: URL policy (private networks, resolver).
         calendar: Calendar label put on every event (default: ``name``).
+        limits: Bounds of the parse (default: the configuration's defaults).
+        isolate: Parse in a child process (memory cap, killable); ``False``
+            parses in this process (tests), with the same results.
 
     """
 
@@ -117,6 +128,8 @@ class IcsSource:
         timeout: float = 30.0,
         policy: UrlPolicy | None = None,
         calendar: str | None = None,
+        limits: ParseLimits | None = None,
+        isolate: bool = True,
     ):
         if (url is None) == (path is None):
             raise SourceError(f"source {name!r}: give exactly one of url and path")
@@ -131,6 +144,10 @@ class IcsSource:
         self._timeout = timeout
         self._policy = policy or UrlPolicy()
         self._calendar = calendar or name
+        self._limits = limits or ParseLimits.defaults()
+        self._isolate = isolate
+        #: How the last parse went (``None`` before the first).
+        self.last_parse: ParseStats | None = None
         if url is not None and urlsplit(url).scheme not in ("http", "https"):
             # Refuse file:, ftp: … at once; addresses are checked on every fetch.
             self._policy.check(url)
@@ -206,46 +223,27 @@ class IcsSource:
     # ------------------------------------------------------------------ parsing
 
     def parse(self, body: bytes) -> list[Event]:
-        """Parse an ICS body and expand it over the window into events."""
-        try:
-            calendar = icalendar.Calendar.from_ical(body)
-            calendar = x_wr_timezone.to_standard(calendar)
-        except (ValueError, KeyError, IndexError) as err:
-            raise SourceError(f"{self.name}: malformed ICS feed: {err}") from err
-        if calendar.name != "VCALENDAR":
-            raise SourceError(f"{self.name}: malformed ICS feed: no VCALENDAR")
-        recurring = {
-            str(c.get("UID"))
-            for c in calendar.walk("VEVENT")
-            if any(k in c for k in ("RRULE", "RDATE", "RECURRENCE-ID"))
-        }
+        """Parse an ICS body and expand it over the window into events.
+
+        Bounded by the source's limits; in a child process unless the source
+        was built with ``isolate=False``. A broken component or series is
+        skipped with a warning naming its UID.
+
+        Raises:
+            SourceError: the body is not a usable iCalendar container, or a
+                feed-wide limit (components, time, memory) was exceeded.
+
+        """
         now = self._clock.now()
-        start = (now - timedelta(days=self._days_back)).astimezone(self._tz)
-        end = (now + timedelta(days=self._days_ahead)).astimezone(self._tz)
-        try:
-            query = recurring_ical_events.of(calendar, skip_bad_series=True)
-        except Exception as err:  # the library raises many types for broken input
-            raise SourceError(f"{self.name}: cannot expand the ICS feed: {err}") from err
-        # Series the library dropped while reading (skip_bad_series) are named here…
-        kept = {str(series.uid) for series in query.series}
-        for uid in sorted({str(c.get("UID")) for c in calendar.walk("VEVENT")} - kept):
-            logger.warning("%s: skipping the broken series %s", self.name, uid)
-        # …and those that fail while expanding, one by one, so one never hides the rest.
-        occurrences = []
-        for series in query.series:
-            try:
-                occurrences += [o.as_component(False) for o in series.between(start, end)]
-            except tuple(query.suppressed_errors) as err:
-                logger.warning("%s: skipping the broken series %s: %s", self.name, series.uid, err)
-        events = []
-        for component in occurrences:
-            event = component_to_event(
-                component,
-                source=self.name,
-                calendar=self._calendar,
-                tz=self._tz,
-                recurring=recurring,
-            )
-            if event is not None:
-                events.append(event)
-        return events
+        request = FeedRequest(
+            body=body,
+            source=self.name,
+            calendar=self._calendar,
+            tz=self._tz,
+            start=(now - timedelta(days=self._days_back)).astimezone(self._tz),
+            end=(now + timedelta(days=self._days_ahead)).astimezone(self._tz),
+            limits=self._limits,
+        )
+        result = parse_isolated(request) if self._isolate else parse_feed(request)
+        self.last_parse = result.stats
+        return result.events
