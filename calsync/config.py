@@ -274,6 +274,15 @@ class MergeConfig(_Section):
     modifier_max: float = Field(
         1.5, ge=0.0, description="Modifiers above this are clamped down to it."
     )
+    max_sync_change: float = Field(
+        MergeParams.max_sync_change,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Largest combined change one interpreter sync makes to any slot, as a share of "
+            "its value (0.5: at most ±50 %), whatever the number of adjustments."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> MergeConfig:
@@ -295,6 +304,7 @@ class MergeConfig(_Section):
             llm_weight=self.llm_weight,
             modifier_min=self.modifier_min,
             modifier_max=self.modifier_max,
+            max_sync_change=self.max_sync_change,
         )
 
 

@@ -30,6 +30,8 @@ class Reply:
         finish_reason: The choice's finish reason.
         usage: ``(prompt_tokens, completion_tokens)``; ``None``: counted.
         hang: Hold the response until the server closes (for timeouts).
+        body: Raw bytes sent as the whole HTTP body (status 200) instead of a
+            chat completion, for answers the client itself must decode.
 
     """
 
@@ -39,6 +41,7 @@ class Reply:
     finish_reason: str = "stop"
     usage: tuple[int, int] | None = None
     hang: bool = False
+    body: bytes | None = None
 
 
 def answer(adjustments: list[dict[str, Any]], **kwargs: Any) -> Reply:
@@ -92,10 +95,13 @@ class FakeOpenAI:
                     return
                 if reply.hang:
                     fake.release.wait(timeout=10)
+                if reply.body is not None:
+                    self._send(200, None, reply.body)
+                    return
                 self._send(*fake.render(reply, body))
 
-            def _send(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload).encode()
+            def _send(self, status: int, payload: Any, raw: bytes | None = None) -> None:
+                data = raw if raw is not None else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

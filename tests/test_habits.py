@@ -100,9 +100,27 @@ def test_modifier_is_clamped_to_the_configured_range() -> None:
     low = apply_adjustments(neutral_array(), [Adjustment("all", (9,), -3.0)])
     assert low[9] == pytest.approx(0.5 * 0.7 + 0.5 * 0.5 * 0.3)
     wide = apply_adjustments(
-        neutral_array(), [Adjustment("all", (9,), 3.0)], MergeParams(modifier_max=3.0)
+        neutral_array(),
+        [Adjustment("all", (9,), 3.0)],
+        MergeParams(modifier_max=3.0, max_sync_change=1.0),
     )
     assert wide[9] == pytest.approx(0.5 * 0.7 + 0.5 * 3.0 * 0.3)
+    # The combined change of one merge stays within ±max_sync_change of the value.
+    capped = apply_adjustments(
+        neutral_array(), [Adjustment("all", (9,), 3.0)], MergeParams(modifier_max=3.0)
+    )
+    assert capped[9] == pytest.approx(0.5 * 1.5)
+
+
+def test_the_combined_effect_of_one_merge_is_capped() -> None:
+    stacked = [Adjustment("all", tuple(range(24)), 1.5)] * 20
+    before = np.linspace(0.05, 0.95, 168)
+    after = apply_adjustments(before, stacked)
+    np.testing.assert_allclose(after, np.minimum(before * 1.5, 1.0))  # not 1.15 ** 20
+    lowered = apply_adjustments(before, [Adjustment("all", tuple(range(24)), 0.5)] * 20)
+    np.testing.assert_allclose(lowered, before * 0.5)  # not 0.85 ** 20
+    untouched = apply_adjustments(before, stacked, MergeParams(max_sync_change=0.0))
+    np.testing.assert_array_equal(untouched, before)
 
 
 def test_result_is_clamped_to_one() -> None:

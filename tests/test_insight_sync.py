@@ -256,3 +256,87 @@ def test_a_hijacked_model_through_the_whole_sync_cannot_corrupt_the_arrays(
         assert np.all(after <= np.minimum(before * 1.15, 1.0) + 1e-12)
         assert np.all(after >= before)
     assert np.all((after >= 0) & (after <= 1))
+
+
+def _stacked(count: int = 20) -> list[dict[str, object]]:
+    """``count`` all-slot adjustments, each clamped to 1.5 (×1.15 per merge)."""
+    return [
+        {"day_pattern": "all", "hour_range": list(range(24)), "modifier": 9, "reason": f"n{i}"}
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("learner", ["ema", "evidence"])
+@pytest.mark.parametrize(("cap", "bound"), [(None, 1.5), (0.2, 1.2)])
+def test_twenty_stacked_adjustments_move_a_slot_at_most_the_sync_cap(
+    tmp_path: Path, learner: str, cap: float | None, bound: float
+) -> None:
+    from calsync.insights.interpret import OpenAIInterpreter
+
+    from .fake_openai import FakeOpenAI, answer
+
+    fake = FakeOpenAI(responder=lambda _body: answer(_stacked()))
+    config: dict[str, object] = {
+        "state_dir": str(tmp_path),
+        "user": {"timezone": "Europe/Berlin"},
+        "task_types": [{"name": "Deep Coding", "keywords": ["coding"]}],
+        "learning": {"learner": learner},
+    }
+    if cap is not None:
+        config["merge"] = {"max_sync_change": cap}
+    cs = open_calsync(parse_config(config), clock=FixedClock(NOW))
+    try:
+        interpreter = OpenAIInterpreter(
+            fake.base_url, "m", timeout=5.0, max_retries=0, api_key_env="CALSYNC_TEST_OPENAI_KEY"
+        )
+        insights = service(cs, interpreter)
+        insights.add_note("every hour is my best hour")
+        before = cs.energy().values.copy()
+        report = insights.sync()
+        after = cs.energy().values
+    finally:
+        fake.close()
+        cs.close()
+    assert report.errors == []
+    assert report.adjustments_applied == 20
+    # Uncapped, 1.15 ** 20 = 16.4 would pin every slot at 1.0 in this one sync.
+    assert 1.15**20 > 16
+    np.testing.assert_allclose(after, np.minimum(before * bound, 1.0))
+    assert np.all(after < 1.0)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[" * 30_000 + "]" * 30_000,
+        '{"adjustments": [{"day_pattern": "all", "hour_range": [9], "modifier": '
+        + "9" * 4000
+        + "}]}",
+    ],
+    ids=["deep", "4000-digits"],
+)
+def test_a_hostile_answer_through_the_sync_changes_nothing_and_is_recorded(
+    cs: Calsync, content: str
+) -> None:
+    from calsync.insights.interpret import OpenAIInterpreter
+
+    from .fake_openai import FakeOpenAI, Reply
+
+    fake = FakeOpenAI(responder=lambda _body: Reply(content=content))
+    try:
+        interpreter = OpenAIInterpreter(
+            fake.base_url, "m", timeout=5.0, max_retries=0, api_key_env="CALSYNC_TEST_OPENAI_KEY"
+        )
+        insights = service(cs, interpreter)
+        insights.add_note("Tuesday mornings are my sweet spot")
+        before = cs.energy().values.copy()
+        report = insights.sync()
+    finally:
+        fake.close()
+    assert len(report.errors) == 1
+    assert report.errors[0].startswith("me: the LLM's answer")
+    assert len(report.errors[0]) < 400
+    np.testing.assert_array_equal(cs.energy().values, before)
+    with cs.store.read() as tx:
+        runs = tx.llm_runs(limit=1)
+    assert runs[0]["errors"] == report.errors[0]

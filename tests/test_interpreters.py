@@ -20,6 +20,7 @@ from calsync.insights.interpret import (
     RulesInterpreter,
     build_interpreter,
     estimate_tokens,
+    parse_answer,
 )
 from calsync.insights.types import Interpretation, Interpreter, Profile, SlotSummary, Usage
 from calsync.learning.habits import Adjustment
@@ -370,7 +371,7 @@ def test_openai_schema_violations_are_dropped_and_listed(fake: FakeOpenAI) -> No
                 "not an object",
                 good(modifier=True),
                 good(hours=[]),
-                good(modifier=float("nan")),
+                good(modifier=None),  # NaN is no JSON: the whole answer is refused (below)
                 good("friday", [14], 0.6),
             ]
         )
@@ -601,3 +602,101 @@ def test_build_interpreter() -> None:
 def test_build_interpreter_rejects_bad_input(kind: str, options: dict[str, Any]) -> None:
     with pytest.raises(InputError):
         build_interpreter(kind, **options)
+
+
+# ---------------------------------------------------------------------- hostile answers
+
+_DEEP = 100_000
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * _DEEP + "]" * _DEEP, "too long"),  # 100,000 deep: refused by size first
+        ('{"adjustments": ' + "[" * 30_000 + "]" * 30_000 + "}", "nests deeper"),
+        ('{"adjustments": [' + '{"a": ' * 9 + "1" + "}" * 9 + "]}", "nests deeper"),
+        (json.dumps({"adjustments": [good()]})[:-2] + "]" * 5 + "}", "not JSON"),
+        (
+            '{"adjustments": [{"day_pattern": "monday", "hour_range": [9], '
+            f'"modifier": {"9" * 4000}, "reason": "x"}}]}}',
+            "number literal",
+        ),
+        (
+            '{"adjustments": [{"day_pattern": "monday", "hour_range": '
+            f'[{"1" * 4000}], "modifier": 1.2, "reason": "x"}}]}}',
+            "number literal",
+        ),
+        (
+            '{"adjustments": [{"day_pattern": "monday", "hour_range": [9], "modifier": 1e999}]}',
+            "out of range",
+        ),
+        (
+            '{"adjustments": [{"day_pattern": "monday", "hour_range": [9], "modifier": NaN}]}',
+            "not a JSON number",
+        ),
+        (
+            '{"adjustments": [{"day_pattern": "monday", "hour_range": [9], '
+            '"modifier": -Infinity}]}',
+            "not a JSON number",
+        ),
+        (
+            '{"adjustments": [{"day_pattern": "monday", "hour_range": [12345678901], '
+            '"modifier": 1.2}]}',
+            "integer out of range",
+        ),
+        ('{"adjustments": [' + ",".join(["1"] * 2_001) + "]}", "more than 2000 numbers"),
+        ('{"adjustments": [], "pad": "' + "x" * 70_000 + '"}', "too long"),
+    ],
+    ids=[
+        "100k-deep",
+        "30k-deep",
+        "depth-9",
+        "unbalanced",
+        "4000-digit-modifier",
+        "4000-digit-hour",
+        "1e999",
+        "nan",
+        "infinity",
+        "huge-int",
+        "too-many-numbers",
+        "too-long",
+    ],
+)
+def test_openai_hostile_answers_are_interpreter_errors(
+    fake: FakeOpenAI, content: str, message: str
+) -> None:
+    fake.queue(Reply(content=content))
+    with pytest.raises(InterpreterError, match=message):
+        make(fake).interpret(["anything"], PROFILE)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * _DEEP + b"]" * _DEEP,
+        b'{"choices": [',
+        b'{"choices": [{"message": {"content": ' + b"9" * 5000 + b"}}]}",
+        b'{"choices": 5}',
+    ],
+    ids=["100k-deep-body", "truncated-body", "5000-digit-body", "wrong-types"],
+)
+def test_openai_hostile_http_bodies_are_interpreter_errors(fake: FakeOpenAI, body: bytes) -> None:
+    fake.queue(Reply(body=body))
+    with pytest.raises(InterpreterError):
+        make(fake).interpret(["anything"], PROFILE)
+
+
+def test_the_limits_leave_room_for_the_largest_honest_answer(fake: FakeOpenAI) -> None:
+    items = [
+        _item(day, list(range(24)), 1.23456789, "r" * MAX_REASON_CHARS)
+        for day in [*DAY_PATTERNS, *DAY_PATTERNS][:20]
+    ]
+    fake.queue(Reply(content="```json\n" + json.dumps({"adjustments": items}, indent=2) + "\n```"))
+    result = make(fake).interpret(["anything"], PROFILE)
+    assert len(result.adjustments) == 20
+    assert result.rejected == ()
+
+
+def test_parse_answer_counts_only_what_is_outside_strings() -> None:
+    text = json.dumps({"adjustments": [], "note": "[" * 50 + "9" * 100 + '\\"'})
+    assert parse_answer(text) == json.loads(text)

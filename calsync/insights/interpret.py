@@ -526,6 +526,119 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
+#: Longest answer (characters) decoded at all; 20 adjustments need about 6,000.
+MAX_ANSWER_CHARS = 64_000
+
+#: Deepest nesting of arrays and objects in an answer (the schema needs 4).
+MAX_ANSWER_DEPTH = 8
+
+#: Most numbers in one answer (20 adjustments of 24 hours and a modifier need 500).
+MAX_ANSWER_NUMBERS = 2_000
+
+#: Longest number literal, in characters ("0.123456789012345678e-10" has 24).
+MAX_NUMBER_CHARS = 32
+
+#: Largest integer an answer may hold, in absolute value (hours are 0–23).
+MAX_ANSWER_INT = 10**9
+
+_NUMBER_STARTS = frozenset("-0123456789")
+_NUMBER_CHARS = frozenset("0123456789+-.eE")
+
+
+def _int(text: str) -> int:
+    # The literal is at most MAX_NUMBER_CHARS long (checked before decoding): int() is safe.
+    value = int(text)
+    if abs(value) > MAX_ANSWER_INT:
+        raise InterpreterError(f"the LLM's answer holds an integer out of range ({text[:40]})")
+    return value
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InterpreterError(f"the LLM's answer holds a number out of range ({text[:40]})")
+    return value
+
+
+def _constant(text: str) -> float:
+    raise InterpreterError(f"the LLM's answer holds {text}, which is not a JSON number")
+
+
+def _check_shape(text: str) -> None:
+    """Depth, number count and number length of a JSON text, in one linear pass.
+
+    Strings are skipped (their escapes honoured); outside them brackets count
+    for the depth and runs of number characters are number literals.
+    """
+    depth = numbers = 0
+    in_string = escaped = False
+    run = 0  # length of the number literal being read
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char in (_NUMBER_CHARS if run else _NUMBER_STARTS):
+            if run == 0:
+                numbers += 1
+                if numbers > MAX_ANSWER_NUMBERS:
+                    raise InterpreterError(
+                        f"the LLM's answer holds more than {MAX_ANSWER_NUMBERS} numbers"
+                    )
+            run += 1
+            if run > MAX_NUMBER_CHARS:
+                raise InterpreterError(
+                    f"the LLM's answer holds a number literal longer than {MAX_NUMBER_CHARS} "
+                    "characters"
+                )
+            continue
+        run = 0
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_ANSWER_DEPTH:
+                raise InterpreterError(
+                    f"the LLM's answer nests deeper than {MAX_ANSWER_DEPTH} levels"
+                )
+        elif char in "]}":
+            depth -= 1
+
+
+def parse_answer(content: str) -> Any:
+    """Decode a model's JSON answer defensively: every limit is checked before decoding.
+
+    The answer (one Markdown fence around it allowed) may be at most
+    :data:`MAX_ANSWER_CHARS` long, nest arrays and objects at most
+    :data:`MAX_ANSWER_DEPTH` deep and hold at most :data:`MAX_ANSWER_NUMBERS`
+    numbers of at most :data:`MAX_NUMBER_CHARS` characters each — so a
+    100,000-deep answer never reaches the decoder's recursion and a
+    4,000-digit integer is never converted. While decoding, integers beyond
+    ±:data:`MAX_ANSWER_INT`, floats that overflow (``1e999``) and
+    ``NaN``/``Infinity`` are rejected, not converted.
+
+    Raises:
+        InterpreterError: for any answer that breaks a limit or is not JSON.
+
+    """
+    if len(content) > MAX_ANSWER_CHARS:
+        raise InterpreterError(
+            f"the LLM's answer is too long ({len(content)} characters, at most {MAX_ANSWER_CHARS})"
+        )
+    text = _strip_fence(content)
+    _check_shape(text)
+    try:
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except InterpreterError:
+        raise
+    except (ValueError, RecursionError, OverflowError) as err:
+        raise InterpreterError("the LLM's answer is not JSON") from err
+
+
 def _strip_fence(content: str) -> str:
     """Remove one Markdown code fence around a JSON answer (some local models add it)."""
     match = re.fullmatch(r"\s*```(?:json)?\s*(.*?)\s*```\s*", content, re.DOTALL)
@@ -667,6 +780,11 @@ class OpenAIInterpreter:
             ) from err
         except openai.OpenAIError as err:
             raise InterpreterError(f"the LLM call failed: {self._redact(str(err))}") from err
+        except (ValueError, TypeError, RecursionError, OverflowError) as err:
+            # The client decodes the HTTP body itself: a hostile body must not escape.
+            raise InterpreterError(
+                f"the LLM's HTTP answer cannot be read: {type(err).__name__}"
+            ) from err
         usage = self._usage(response)
         logger.info(
             "openai: %s answered (%d prompt + %d completion tokens)",
@@ -727,10 +845,7 @@ class OpenAIInterpreter:
                 ``adjustments`` list.
 
         """
-        try:
-            data = json.loads(_strip_fence(content))
-        except ValueError as err:
-            raise InterpreterError("the LLM's answer is not JSON") from err
+        data = parse_answer(content)
         if not isinstance(data, dict) or not isinstance(data.get("adjustments"), list):
             raise InterpreterError('the LLM\'s answer is not {"adjustments": [...]}')
         low, high = self.modifier_range

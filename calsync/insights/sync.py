@@ -16,6 +16,8 @@ adjustments:
 4. the validated, clamped adjustments are merged into the user's energy
    array (70 % behaviour, 30 % interpreter), which every task type's score
    uses; a failed or invalid answer changes nothing and is retried next sync.
+   Whatever the number of adjustments, one sync moves a slot by at most
+   ``merge.max_sync_change`` (±50 %) of its value.
    With the evidence learner (the default) they shape the energy array's
    prior, and each sync's answer replaces the previous one — it was computed
    from all the insights — so repeated syncs do not compound, and the
@@ -37,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from calsync.errors import InputError, InterpreterError, MemoryStoreError
+from calsync.errors import CalsyncError, InputError, InterpreterError, MemoryStoreError
 from calsync.insights.rules import generate_insights
 from calsync.insights.types import (
     Interpreter,
@@ -49,6 +51,7 @@ from calsync.insights.types import (
 )
 from calsync.learning.slots import slot_label
 from calsync.service import Calsync
+from calsync.text import quote
 
 logger = logging.getLogger(__name__)
 
@@ -236,9 +239,10 @@ class InsightService:
             try:
                 applied, usage = self._sync_user(user)
             except (InterpreterError, MemoryStoreError) as err:
-                report.errors.append(f"{user}: {err}")
+                # The message may quote a model's or a server's words: bounded, printable.
+                report.errors.append(f"{user}: {quote(err)}")
                 with self.cs.store.write() as tx:
-                    tx.save_llm_sync(user, None, str(err))
+                    tx.save_llm_sync(user, None, quote(err))
                 continue
             report.users_synced += 1
             report.adjustments_applied += applied
@@ -267,7 +271,15 @@ class InsightService:
             return 0, Usage()
         energy = self.cs.energy(user)
         profile = energy_profile(energy.values, energy.count)
-        answer = self.interpreter.interpret([h.text for h in hits], profile)
+        try:
+            answer = self.interpreter.interpret([h.text for h in hits], profile)
+        except CalsyncError:
+            raise
+        except (ValueError, TypeError, ArithmeticError, RecursionError) as err:
+            # A third-party interpreter (or client) that let a bad answer escape.
+            raise InterpreterError(
+                f"the interpreter failed on its answer: {type(err).__name__}"
+            ) from err
         if answer.rejected:
             logger.info("%s: %d interpreter item(s) rejected", user, len(answer.rejected))
         if answer.adjustments:

@@ -62,6 +62,9 @@ class MergeParams:
         llm_weight: Weight of the LLM-modified value (0.3).
         modifier_min: Smallest modifier accepted; lower ones are clamped (0.5).
         modifier_max: Largest modifier accepted; higher ones are clamped (1.5).
+        max_sync_change: Largest combined change of one merge (one sync) on any
+            slot, as a share of the slot's value (0.5: at most ±50 %), whatever
+            the number of adjustments covering it.
 
     """
 
@@ -69,6 +72,7 @@ class MergeParams:
     llm_weight: float = 0.3
     modifier_min: float = 0.5
     modifier_max: float = 1.5
+    max_sync_change: float = 0.5
 
 
 def neutral_array(value: float = 0.5) -> WeeklyArray:
@@ -215,7 +219,10 @@ def apply_adjustments(
     """Merge interpreter adjustments into an array (70 % behaviour, 30 % LLM).
 
     All adjustments are validated before any is applied, so a bad one leaves
-    the array untouched and raises :class:`AdjustmentError`.
+    the array untouched and raises :class:`AdjustmentError`. Each is clamped
+    to the modifier range, and their *combined* effect on any slot to
+    ``±max_sync_change`` of its value: twenty stacked ×1.15 merges move a
+    slot by at most 50 % (by default), not by 1.15^20.
     """
     _check_array(array)
     parsed = [a if isinstance(a, Adjustment) else Adjustment.from_mapping(a) for a in adjustments]
@@ -226,4 +233,5 @@ def apply_adjustments(
         values = result[slots]
         merged = values * params.behavioural_weight + (values * modifier) * params.llm_weight
         result[slots] = np.clip(merged, 0.0, 1.0)
-    return result
+    cap = params.max_sync_change
+    return np.clip(np.clip(result, array * (1.0 - cap), array * (1.0 + cap)), 0.0, 1.0)
