@@ -42,6 +42,7 @@ from calsync.service import Calsync
 from calsync.service import open as open_calsync
 from calsync.sources.base import Source
 from calsync.sources.factory import build_sources
+from calsync.sources.ics_parse import cancel_parsing, reset_cancel
 from calsync.targets.base import Target
 from calsync.writeback import CycleReport, build_targets, run_cycle
 
@@ -158,6 +159,7 @@ class Daemon:
 
     def open(self) -> None:
         """Take the instance lock and open the store, sources and targets."""
+        reset_cancel()
         self._lock.acquire()
         try:
             self._build(self.config)
@@ -220,11 +222,13 @@ class Daemon:
             if self.progress:
                 self.progress(f"[{number}/{len(due)}] reading {source.name}…")
             summary.sources.append(sync_source(self.cs, source))
+            if self._stop.is_set():
+                break  # stopping: the other sources and the write-back wait for the next start
         now = self.clock.now()
         stale = self._last_writeback is None or now - self._last_writeback >= timedelta(
             minutes=self.config.daemon.writeback_minutes
         )
-        if force or summary.changed or stale:
+        if not self._stop.is_set() and (force or summary.changed or stale):
             for target in self.targets:
                 if self.progress:
                     self.progress(f"planning and writing to {target.name}…")
@@ -330,8 +334,14 @@ class Daemon:
         self.notifier.ready("configuration reloaded")
 
     def request_stop(self, *_args: object) -> None:
-        """Ask the service to stop after the running job (SIGTERM, SIGINT)."""
+        """Ask the service to stop (SIGTERM, SIGINT).
+
+        A running ICS parse is stopped at once (its child process killed), the
+        running cycle polls no further source and writes nothing, and
+        :meth:`run_forever` returns 0.
+        """
         self._stop.set()
+        cancel_parsing()
 
     def request_reload(self, *_args: object) -> None:
         """Ask for the configuration to be reloaded before the next job (SIGHUP)."""

@@ -112,3 +112,7 @@ class AuthError(SourceError):
 
 class TransientSourceError(SourceError):
     """A source failed in a way that may pass (network, rate limit, 5xx)."""
+
+
+class SourceCancelledError(SourceError):
+    """A source's work was stopped because calsync is stopping; not a failure of the source."""

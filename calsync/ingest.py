@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from calsync.errors import AuthError, CalsyncError
+from calsync.errors import AuthError, CalsyncError, SourceCancelledError
 from calsync.inference import InferredCompletion, infer_completions
 from calsync.model import Event
 from calsync.service import ADDED, CORRECTED, Calsync
@@ -107,6 +107,10 @@ def sync_source(cs: Calsync, source: Source) -> SourceReport:
         state = tx.sync_state(source.name)
     try:
         result = source.fetch(state.cursor if state else None)
+    except SourceCancelledError as err:
+        # Stopped by a shutdown: nothing is recorded, the source is polled again at start.
+        logger.info("%s: %s", source.name, err)
+        return SourceReport(source=source.name, ok=False, error=str(err))
     except CalsyncError as err:
         return _record_failure(cs, source.name, state, err)
     except Exception as err:  # a bug in one adapter must not stop the others

@@ -21,6 +21,7 @@ def build_source(config: Config, source: SourceConfig, clock: Clock) -> Source:
     tz = ZoneInfo(config.user.timezone)
     if isinstance(source, IcsSourceConfig):
         from calsync.sources.ics import IcsSource, UrlPolicy
+        from calsync.sources.ics_parse import ParseLimits
 
         return IcsSource(
             source.name,
@@ -33,6 +34,7 @@ def build_source(config: Config, source: SourceConfig, clock: Clock) -> Source:
             max_bytes=source.max_bytes,
             timeout=source.timeout_seconds,
             policy=UrlPolicy(allow_private_network=source.allow_private_network),
+            limits=ParseLimits.from_config(source),
         )
     if isinstance(source, CaldavSourceConfig):
         from calsync.sources.caldav import CaldavSource

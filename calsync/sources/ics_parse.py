@@ -50,7 +50,7 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calsync.errors import CalsyncError, SourceError
+from calsync.errors import CalsyncError, SourceCancelledError, SourceError
 from calsync.model import Event
 from calsync.text import quote
 
@@ -938,7 +938,7 @@ def parse_isolated(request: FeedRequest, cancel: threading.Event | None = None) 
     cancel = cancel if cancel is not None else _CANCEL
     name = request.source
     if cancel.is_set():
-        raise SourceError(f"{name}: not parsed: calsync is stopping")
+        raise SourceCancelledError(f"{name}: not parsed: calsync is stopping")
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(sender, request), daemon=True)
@@ -959,7 +959,7 @@ def parse_isolated(request: FeedRequest, cancel: threading.Event | None = None) 
                     ) from err
                 break
             if cancel.is_set():
-                raise SourceError(f"{name}: parsing stopped: calsync is stopping")
+                raise SourceCancelledError(f"{name}: parsing stopped: calsync is stopping")
             if time.monotonic() - started > limit:
                 raise SourceError(
                     f"{name}: parsing took longer than "
