@@ -134,8 +134,8 @@ _SIXTOFOUR = _V6("2002::/16")
 _IPV6_REFUSED: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
     (_V6("::/128"), "unspecified"),
     (_V6("::1/128"), "loopback"),
-    (_V6("::/8"), "reserved (IPv4-compatible, IPv4-translated)"),
     (_V6("64:ff9b:1::/48"), "local-use NAT64"),
+    (_V6("::/8"), "reserved (IPv4-compatible, IPv4-translated)"),
     (_V6("100::/64"), "discard-only"),
     (_V6("2001::/32"), "Teredo"),
     (_V6("2001:2::/48"), "benchmarking"),
@@ -294,15 +294,23 @@ def _remaining(deadline: float) -> float:
     return left
 
 
+class _HeadersTooLarge(http.client.HTTPException):
+    """The header section of an answer is over :data:`MAX_HEADER_BYTES`."""
+
+
 class _DeadlineReader(io.RawIOBase):
     """A socket's bytes, every wait bounded by what is left of the deadline.
 
-    While ``header_limit`` is set (until the headers are parsed) no read
-    starts once that many bytes came in.
+    Reads through ``raw`` (the socket's ``makefile`` stream, which keeps the
+    socket open while the response is read, as http.client expects) after
+    setting the socket's timeout to what is left. While ``header_limit`` is
+    set (until the headers are parsed) no read starts once that many bytes
+    came in.
     """
 
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, deadline: float) -> None:
         super().__init__()
+        self._raw = raw
         self._sock = sock
         self._deadline = deadline
         self.received = 0
@@ -313,11 +321,15 @@ class _DeadlineReader(io.RawIOBase):
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         if self.header_limit is not None and self.received >= self.header_limit:
-            raise SourceError(f"the response headers are over {self.header_limit} bytes")
+            raise _HeadersTooLarge(f"headers over {self.header_limit} bytes")
         self._sock.settimeout(_remaining(self._deadline))
-        count = self._sock.recv_into(buffer)
+        count = self._raw.readinto(buffer) or 0
         self.received += count
         return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class _DeadlineResponse(http.client.HTTPResponse):
@@ -333,8 +345,9 @@ class _DeadlineResponse(http.client.HTTPResponse):
         url: str | None = None,
     ) -> None:
         super().__init__(sock, debuglevel, method, url)
-        self.fp.close()  # the plain makefile() reader http.client opened
-        self._reader = _DeadlineReader(sock, self.deadline)
+        # Nothing was read yet: the buffered reader http.client made is replaced
+        # by one over the same stream, with the deadline applied to every read.
+        self._reader = _DeadlineReader(self.fp.detach(), sock, self.deadline)
         self.fp = io.BufferedReader(self._reader)
 
     def begin(self) -> None:
@@ -431,9 +444,10 @@ class Response:
 
 
 def _read_body(response: http.client.HTTPResponse, max_bytes: int, host: str) -> bytes:
-    length = response.getheader("Content-Length")
-    if length is not None and length.strip().isdigit() and int(length) > max_bytes:
-        raise SourceError(f"{host} announces {int(length)} bytes, over the {max_bytes}-byte cap")
+    header = (response.getheader("Content-Length") or "").strip()
+    announced = int(header) if header.isdigit() and len(header) < 20 else None
+    if announced is not None and announced > max_bytes:
+        raise SourceError(f"{host} announces {announced} bytes, over the {max_bytes}-byte cap")
     chunks: list[bytes] = []
     total = 0
     while total <= max_bytes:
@@ -444,6 +458,13 @@ def _read_body(response: http.client.HTTPResponse, max_bytes: int, host: str) ->
         total += len(chunk)
     if total > max_bytes:
         raise SourceError(f"the answer of {host} is over the {max_bytes}-byte cap")
+    if (
+        announced is not None
+        and total != announced
+        and response.getheader("Transfer-Encoding") is None
+    ):
+        # http.client returns a short body as if complete; a cut feed must not look whole.
+        raise http.client.IncompleteRead(b"", announced - total)
     return b"".join(chunks)
 
 
