@@ -39,6 +39,7 @@ from calsync.learning.habits import DAY_GROUPS, LearningParams, MergeParams
 from calsync.learning.planner import ScoringParams
 from calsync.learning.slots import DAY_NAMES
 from calsync.learning.windows import Window
+from calsync.text import quote
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ _TIME_RE = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 class _Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # Every number has finite bounds below; inf and nan are refused outright as well.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class UserConfig(_Section):
@@ -138,13 +142,16 @@ class LearningConfig(_Section):
         0.5, ge=0.0, le=1.0, description="Value every slot starts at before anything is learned."
     )
     base_learning_rate: float = Field(
-        0.2,
-        gt=0.0,
+        LearningParams.base_rate,
+        ge=0.001,
         le=1.0,
         description="Learning rate of the first completion: lr = base / (1 + count * decay).",
     )
     learning_rate_decay: float = Field(
-        0.05, ge=0.0, description="How fast the learning rate shrinks with each completion."
+        LearningParams.rate_decay,
+        ge=0.0,
+        le=10.0,
+        description="How fast the learning rate shrinks with each completion.",
     )
     default_success: float = Field(
         0.75,
@@ -153,10 +160,10 @@ class LearningConfig(_Section):
         description="Success of a completion whose event carries no rating or marker.",
     )
     developing_after: int = Field(
-        10, ge=0, description='Total completions from which maturity is "developing".'
+        10, ge=0, le=100_000, description='Total completions from which maturity is "developing".'
     )
     mature_after: int = Field(
-        50, ge=0, description='Total completions from which maturity is "mature".'
+        50, ge=0, le=100_000, description='Total completions from which maturity is "mature".'
     )
     peak_slots: int = Field(
         3, ge=1, le=168, description="How many peak slots status and heatmap show per task type."
@@ -172,18 +179,19 @@ class LearningConfig(_Section):
         return self
 
     prior_weight: float = Field(
-        1.0,
-        gt=0.0,
+        EvidenceParams.prior_weight,
+        ge=0.01,
+        le=1_000.0,
         description="Evidence learner: how many outcomes the prior is worth in each slot.",
     )
     hour_width: float = Field(
-        1.0,
-        gt=0.0,
+        EvidenceParams.hour_width,
+        ge=0.1,
         le=6.0,
         description="Evidence learner: width (hours) of the smoothing across neighbouring hours.",
     )
     similar_day_weight: float = Field(
-        0.4,
+        EvidenceParams.similar_day_weight,
         ge=0.0,
         le=1.0,
         description=(
@@ -192,25 +200,27 @@ class LearningConfig(_Section):
         ),
     )
     other_day_weight: float = Field(
-        0.1,
+        EvidenceParams.other_day_weight,
         ge=0.0,
         le=1.0,
         description="Evidence learner: weight of the same hour on the other kind of day.",
     )
     pool_weight: float = Field(
-        0.4,
+        EvidenceParams.pool_weight,
         ge=0.0,
         le=1.0,
         description="Evidence learner: weight of the user's other task types' evidence.",
     )
     half_life_days: float = Field(
-        14.0,
-        gt=0.0,
+        EvidenceParams.half_life_days,
+        ge=1.0,
+        le=3_650.0,
         description="Evidence learner: evidence loses half its weight in this many days.",
     )
     energy_prior_weight: float = Field(
-        3.0,
-        gt=0.0,
+        EvidenceParams.energy_prior_weight,
+        ge=0.01,
+        le=1_000.0,
         description="Evidence learner: how many ratings the energy prior is worth in each slot.",
     )
 
@@ -236,10 +246,23 @@ class LearningConfig(_Section):
 class ScoringConfig(_Section):
     """How candidate blocks are scored and aligned."""
 
-    habit_weight: float = Field(0.6, ge=0.0, description="Weight of the task type's habit array.")
-    energy_weight: float = Field(0.4, ge=0.0, description="Weight of the user's energy array.")
+    habit_weight: float = Field(
+        ScoringParams.habit_weight,
+        ge=0.0,
+        le=100.0,
+        description="Weight of the task type's habit array.",
+    )
+    energy_weight: float = Field(
+        ScoringParams.energy_weight,
+        ge=0.0,
+        le=100.0,
+        description="Weight of the user's energy array.",
+    )
     alignment_minutes: int = Field(
-        15, ge=1, le=60, description="Blocks start on multiples of this many minutes (local time)."
+        ScoringParams.alignment_minutes,
+        ge=1,
+        le=60,
+        description="Blocks start on multiples of this many minutes (local time).",
     )
 
     @model_validator(mode="after")
@@ -263,16 +286,28 @@ class MergeConfig(_Section):
     """How interpreter (LLM or rules) adjustments merge into the arrays."""
 
     behavioural_weight: float = Field(
-        0.7, ge=0.0, le=1.0, description="Share of the learned (behavioural) value."
+        MergeParams.behavioural_weight,
+        ge=0.0,
+        le=1.0,
+        description="Share of the learned (behavioural) value.",
     )
     llm_weight: float = Field(
-        0.3, ge=0.0, le=1.0, description="Share of the value times the interpreter's modifier."
+        MergeParams.llm_weight,
+        ge=0.0,
+        le=1.0,
+        description="Share of the value times the interpreter's modifier.",
     )
     modifier_min: float = Field(
-        0.5, ge=0.0, description="Modifiers below this are clamped up to it."
+        MergeParams.modifier_min,
+        ge=0.0,
+        le=10.0,
+        description="Modifiers below this are clamped up to it.",
     )
     modifier_max: float = Field(
-        1.5, ge=0.0, description="Modifiers above this are clamped down to it."
+        MergeParams.modifier_max,
+        ge=0.0,
+        le=10.0,
+        description="Modifiers above this are clamped down to it.",
     )
     max_sync_change: float = Field(
         MergeParams.max_sync_change,
@@ -335,18 +370,18 @@ class PlanningConfig(_Section):
 class DaemonConfig(_Section):
     """The long-running service (`calsync run`)."""
 
-    poll_minutes: float = Field(10.0, gt=0, le=1440, description="Poll every source this often.")
+    poll_minutes: float = Field(10.0, ge=0.1, le=1440, description="Poll every source this often.")
     max_backoff_minutes: float = Field(
-        360.0, gt=0, le=10_080, description="Longest wait before retrying a failing source."
+        360.0, ge=0.1, le=10_080, description="Longest wait before retrying a failing source."
     )
     writeback_minutes: float = Field(
         60.0,
-        gt=0,
+        ge=0.1,
         le=1440,
         description="Plan and write at least this often, even when no calendar changed.",
     )
     insights_hours: float = Field(
-        24.0, gt=0, le=720, description="Look for new insights this often."
+        24.0, ge=0.01, le=720, description="Look for new insights this often."
     )
 
 
@@ -372,13 +407,13 @@ class OpenAIConfig(_Section):
     api_key_env: str = Field(
         "OPENAI_API_KEY", description="Environment variable holding the API key (never the key)."
     )
-    timeout_seconds: float = Field(30.0, gt=0, le=600, description="Timeout of one request.")
+    timeout_seconds: float = Field(30.0, ge=0.1, le=600, description="Timeout of one request.")
     max_retries: int = Field(2, ge=0, le=10, description="Retries of a failed request.")
     price_per_1k_prompt: float = Field(
-        0.0, ge=0, description="Cost of 1,000 prompt tokens, for the recorded cost."
+        0.0, ge=0, le=1_000, description="Cost of 1,000 prompt tokens, for the recorded cost."
     )
     price_per_1k_completion: float = Field(
-        0.0, ge=0, description="Cost of 1,000 completion tokens, for the recorded cost."
+        0.0, ge=0, le=1_000, description="Cost of 1,000 completion tokens, for the recorded cost."
     )
 
     @field_validator("base_url")
@@ -401,7 +436,7 @@ class InsightsConfig(_Section):
     interpreter: Literal["rules", "openai"] = Field(
         "rules", description='"rules" (offline, deterministic) or "openai" (any compatible API).'
     )
-    sync_hours: float = Field(6.0, gt=0, le=168, description="Hours between interpreter syncs.")
+    sync_hours: float = Field(6.0, ge=0.01, le=168, description="Hours between interpreter syncs.")
     search_limit: int = Field(
         20, ge=1, le=200, description="Insights read from the memory store per sync."
     )
@@ -622,13 +657,13 @@ class _SourceBase(_Section):
     )
     poll_minutes: float | None = Field(
         None,
-        gt=0,
+        ge=0.1,
         le=1440,
         description="Poll this source this often (default: daemon.poll_minutes).",
     )
     days_back: int = Field(60, ge=0, le=3660, description="Read events from this many days ago…")
     days_ahead: int = Field(14, ge=0, le=366, description="…to this many days ahead.")
-    timeout_seconds: float = Field(30.0, gt=0, le=600, description="Network timeout per request.")
+    timeout_seconds: float = Field(30.0, ge=0.1, le=600, description="Network timeout per request.")
 
 
 class IcsSourceConfig(_SourceBase):
@@ -889,7 +924,8 @@ def _problems(err: ValidationError) -> list[ConfigProblem]:
             message = message.removeprefix("Value error, ")
         elif item["type"] == "missing":
             message = "required key is missing"
-        problems.append(ConfigProblem(_key_of(loc), message))
+        # Keys and values may be the file's own (a 15 MB key): bounded and printable.
+        problems.append(ConfigProblem(quote(_key_of(loc)), quote(message)))
     return problems
 
 
@@ -934,6 +970,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     except ValidationError as err:
         found = [p for p in _problems(err) if "is defined twice" not in p.message]
         raise ConfigError(source, duplicates + found) from err
+    except RecursionError as err:
+        raise ConfigError(source, [ConfigProblem("<file>", "values nested too deeply")]) from err
     if duplicates:
         raise ConfigError(source, duplicates)
     return config
@@ -944,7 +982,20 @@ def parse_config_text(text: str, source: str = "<config>") -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(source, [ConfigProblem("<file>", f"not valid TOML: {err}")]) from err
+        raise ConfigError(
+            source, [ConfigProblem("<file>", f"not valid TOML: {quote(err)}")]
+        ) from err
+    except RecursionError as err:
+        # tomllib parses nested arrays and inline tables recursively.
+        raise ConfigError(
+            source, [ConfigProblem("<file>", "not valid TOML: nested too deeply")]
+        ) from err
+    except ValueError as err:
+        # tomllib lets some errors through as plain ValueError (an integer of
+        # more than 4,300 digits, an invalid date).
+        raise ConfigError(
+            source, [ConfigProblem("<file>", f"not valid TOML: {quote(err)}")]
+        ) from err
     return parse_config(data, source)
 
 
