@@ -575,6 +575,8 @@ def broken(kind: str) -> Handler:
             conn.sendall((b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 2 + b"0\r\n\r\n")
         elif kind == "bad-chunk":
             conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        elif kind == "continue-flood":
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" * 5000)
         elif kind == "reason":
             conn.sendall(b"HTTP/1.1 404 \x1b]0;pwned\x07" + b"r" * 3000 + b"\r\n\r\n")
 
@@ -591,6 +593,7 @@ def broken(kind: str) -> Handler:
         ("unannounced", SourceError, "over the 2000-byte cap"),
         ("chunked", SourceError, "over the 2000-byte cap"),
         ("bad-chunk", TransientSourceError, "in the middle of the answer"),
+        ("continue-flood", SourceError, "malformed HTTP answer: headers over 65536 bytes"),
     ],
 )
 def test_broken_answers_are_short_source_errors(
@@ -725,6 +728,16 @@ def test_https_to_the_vetted_address_keeps_sni_and_the_certificate_check(
     # And the system's CAs do not know the test CA.
     with pytest.raises(SourceError, match="certificate"):
         fetch(f"https://calendar.test:{server.port}/f.ics", policy)
+
+
+def test_a_tls_handshake_that_never_completes_is_stopped_at_the_deadline(
+    serve: Callable[..., RawServer],
+) -> None:
+    server = serve(answer())  # speaks plain HTTP: it waits for a request, never a ServerHello
+    started = time.monotonic()
+    with pytest.raises(TransientSourceError, match="no complete answer within 1 s"):
+        fetch(f"https://127.0.0.1:{server.port}/feed.ics", deadline_seconds=1.0)
+    assert time.monotonic() - started < 1.5
 
 
 # --------------------------------------------------------------------------- files
