@@ -6,6 +6,11 @@ token), ``events.insert`` (client-chosen ids, 409 on duplicates), ``get``,
 ``patch``, ``update``, ``delete``, and an OAuth token endpoint (refresh and
 authorization-code grants, or ``invalid_grant``). Failures can be queued, and
 every request is recorded.
+
+:meth:`FakeGoogle.inject` arms a :class:`Fault` — an HTTP error, a refused
+token refresh, a stalled or dropped connection, a truncated, empty, partial
+or wrongly typed answer — from the n-th request of a kind (the listing, a
+get, an insert, a patch, a delete) on; :data:`FAULT_KINDS` names them all.
 """
 
 from __future__ import annotations
@@ -13,10 +18,77 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+#: Error answers: kind → (HTTP status, reason).
+HTTP_FAULTS: dict[str, tuple[int, str]] = {
+    "500": (500, "backendError"),
+    "502": (502, "badGateway"),
+    "503": (503, "backendError"),
+    "429": (429, "rateLimitExceeded"),
+    "403-rate": (403, "rateLimitExceeded"),
+    "403-user-rate": (403, "userRateLimitExceeded"),
+    "401": (401, "authError"),
+    "404": (404, "notFound"),
+    "409": (409, "duplicate"),
+    "410": (410, "deleted"),
+}
+#: Every fault kind :meth:`FakeGoogle.inject` knows.
+FAULT_KINDS = (
+    *HTTP_FAULTS,
+    "invalid_grant",  # 401, and the token refresh that follows answers invalid_grant
+    "timeout",  # no answer until the client gives up (nothing done)
+    "lost_response",  # done, then the connection drops without an answer
+    "truncated",  # done, the JSON answer cut in half
+    "garbage",  # done, a 200 with an HTML body
+    "wrong_types",  # done, the answer's JSON of the wrong shape and types
+    "empty_list",  # listings only: 200 {"items": []}
+    "partial_list",  # listings only: half of the items
+)
+#: The kinds of request a fault can target.
+OPERATIONS = ("list", "get", "insert", "patch", "delete")
+
+
+def operation_of(method: str, path: str) -> str | None:
+    """Which kind of Calendar API request this is (``None``: not an events call)."""
+    if not path.startswith("/calendar/v3/calendars/"):
+        return None
+    on_collection = path.rstrip("/").endswith("/events")
+    if method == "GET":
+        return "list" if on_collection else "get"
+    if method == "POST" and on_collection:
+        return "insert"
+    return {"PATCH": "patch", "PUT": "patch", "DELETE": "delete"}.get(method)
+
+
+@dataclass
+class Fault:
+    """A fault armed on one kind of request, from its ``nth`` occurrence on.
+
+    ``times``: how many requests it spoils (``None``: until cleared).
+    ``fired`` counts the spoiled ones.
+    """
+
+    kind: str
+    operation: str
+    nth: int = 1
+    times: int | None = None
+    seen: int = 0
+    fired: int = 0
+
+    def applies(self, operation: str | None) -> bool:
+        """Count a request; True when this one is to be spoiled."""
+        if operation != self.operation:
+            return False
+        self.seen += 1
+        if self.seen < self.nth or (self.times is not None and self.fired >= self.times):
+            return False
+        self.fired += 1
+        return True
 
 
 def _instant(value: dict[str, Any]) -> datetime:
@@ -44,6 +116,10 @@ class FakeGoogle:
         self.hanging = threading.Event()
         self.release = threading.Event()
         self._inserts = 0
+        self.faults: list[Fault] = []
+        self.stall_seconds = 5.0
+        self._stall = threading.Event()
+        self._token_error_once: str | None = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +142,8 @@ class FakeGoogle:
             def _handle(self, method: str) -> None:
                 body = self._body()
                 parts = urlsplit(self.path)
+                if parts.path != "/token" and fake._faulted(self, method, parts, body):
+                    return
                 if method == "POST" and parts.path.endswith("/events"):
                     with fake._lock:
                         fake._inserts += 1
@@ -102,6 +180,7 @@ class FakeGoogle:
             def do_DELETE(self) -> None:
                 self._handle("DELETE")
 
+        self._handler_class = Handler
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.api_endpoint = f"{self.base}/calendar/v3/"
@@ -114,10 +193,107 @@ class FakeGoogle:
     def close(self) -> None:
         """Stop the server."""
         self.release.set()
+        self._stall.set()
         self.server.shutdown()
         self.server.server_close()
 
+    # ------------------------------------------------------------------ faults
+
+    def inject(self, kind: str, operation: str, nth: int = 1, times: int | None = None) -> Fault:
+        """Arm a fault (see :data:`FAULT_KINDS`, :data:`OPERATIONS`); return it to inspect."""
+        assert kind in FAULT_KINDS, kind
+        assert operation in OPERATIONS, operation
+        fault = Fault(kind, operation, nth, times)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Disarm every fault: the service is healthy again."""
+        with self._lock:
+            self.faults.clear()
+            self._token_error_once = None
+
+    def _faulted(self, handler: Any, method: str, parts: Any, body: bytes) -> bool:
+        """Spoil this request if a fault applies; True when the answer was sent (or dropped)."""
+        operation = operation_of(method, parts.path)
+        with self._lock:
+            fault = next((f for f in self.faults if f.applies(operation)), None)
+        if fault is None:
+            return False
+        kind = fault.kind
+        with self._lock:
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": parts.path,
+                    "query": {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                    "auth": handler.headers.get("Authorization"),
+                    "body": body,
+                    "fault": kind,
+                }
+            )
+        if kind in HTTP_FAULTS or kind == "invalid_grant":
+            status, reason = HTTP_FAULTS.get(kind, (401, "authError"))
+            if kind == "invalid_grant":
+                with self._lock:
+                    self._token_error_once = "invalid_grant"
+            handler._send(*self._error(status, reason))
+            return True
+        if kind == "timeout":
+            self._stall.wait(self.stall_seconds)
+            handler.close_connection = True
+            return True
+        if kind == "empty_list":
+            handler._send(200, {"kind": "calendar#events", "items": [], "nextSyncToken": "sync-0"})
+            return True
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        with self._lock:
+            status, payload = self.route(method, parts.path, query, body)
+        if kind == "lost_response":
+            handler.close_connection = True  # done, but the answer never leaves
+            return True
+        if kind == "partial_list" and isinstance(payload, dict):
+            items = payload.get("items", [])
+            payload = {**payload, "items": items[: len(items) // 2]}
+        elif kind == "wrong_types":
+            if isinstance(payload, dict) and "items" in payload:
+                items = [dict(e, start=12345, id=7) for e in payload["items"]]
+                payload = {**payload, "items": items}
+            else:
+                payload = ["not", "an", "event"]
+        if kind in ("truncated", "garbage"):
+            data = json.dumps(payload).encode()
+            data = data[: len(data) // 2] if kind == "truncated" else b"<html>oops</html>"
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+            return True
+        handler._send(status, payload)
+        return True
+
     # ------------------------------------------------------------------ test controls
+
+    def snapshot(self) -> dict[str, Any]:
+        """The calendars' state, to :meth:`restore` into another fake."""
+        with self._lock:
+            return json.loads(
+                json.dumps(
+                    {"calendars": self.calendars, "changed_at": self.changed_at, "seq": self.seq}
+                )
+            )
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take over the calendars of a :meth:`snapshot`."""
+        with self._lock:
+            copy = json.loads(json.dumps(state))
+            self.calendars, self.changed_at, self.seq = (
+                copy["calendars"],
+                copy["changed_at"],
+                copy["seq"],
+            )
 
     def put(self, calendar: str, event: dict[str, Any]) -> dict[str, Any]:
         """Create or replace an event as if the user edited it in Google Calendar."""
@@ -247,8 +423,9 @@ class FakeGoogle:
 
     def _token(self, body: bytes) -> tuple[int, Any]:
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
-        if self.token_error:
-            return 400, {"error": self.token_error, "error_description": "Token has been revoked."}
+        error, self._token_error_once = self.token_error or self._token_error_once, None
+        if error:
+            return 400, {"error": error, "error_description": "Token has been revoked."}
         self.issued_tokens += 1
         answer = {
             "access_token": f"access-{self.issued_tokens}",
