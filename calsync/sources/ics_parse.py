@@ -224,6 +224,14 @@ def _value(line: bytes) -> bytes:
     return b""
 
 
+_B_OR_E = frozenset(b"BbEe")
+#: The properties the splitter indexes (directly in a top-level component).
+_KEPT_PROPS = frozenset(
+    {b"UID", b"DTSTART", b"DTEND", b"DURATION", b"RRULE", b"EXRULE", b"RDATE"}
+    | {b"RECURRENCE-ID", b"TZID"}
+)
+
+
 def _marker(line: bytes) -> tuple[str, str] | None:
     """``("BEGIN", name)`` or ``("END", name)`` for a component delimiter line."""
     head = line[:6].upper()
@@ -247,7 +255,9 @@ def split_feed(body: bytes, max_components: int) -> SplitFeed:
     """
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
-    text = _FOLD.sub(b"", body)
+    if b"\n" not in body:
+        body = body.replace(b"\r", b"\n")  # old Mac line ends
+    text = _FOLD.sub(b"", body.replace(b"\r\n", b"\n"))
     header: list[bytes] = []
     components: list[RawComponent] = []
     warnings: list[str] = []
@@ -255,30 +265,27 @@ def split_feed(body: bytes, max_components: int) -> SplitFeed:
     in_calendar = False
     current: RawComponent | None = None
     stack: list[str] = []  # names of the open components inside ``current``
-    depth = 0  # nesting inside ``current`` (the stack stops growing at MAX_DEPTH)
-    seen_content = False
-    for raw in text.split(b"\n"):
-        line = raw[:-1] if raw.endswith(b"\r") else raw
-        if not line.strip():
+    depth = 0  # nesting inside ``current``; len(stack) == min(depth, MAX_DEPTH)
+    for line in text.split(b"\n"):
+        if not line or line.isspace():
             continue
-        marker = _marker(line) if len(line) < 200 else None
-        if not in_calendar:
-            if marker == ("BEGIN", "VCALENDAR"):
-                in_calendar, calendars = True, calendars + 1
-            elif calendars == 0 and not seen_content:
-                seen_content = True
-            continue
+        # Only a line starting with B or E (any case) can delimit a component.
+        marker = _marker(line) if line[0] in _B_OR_E and len(line) < 200 else None
         if current is None:
+            if not in_calendar:
+                if marker == ("BEGIN", "VCALENDAR"):
+                    in_calendar, calendars = True, calendars + 1
+                continue
             if marker is None:
                 if len(line) <= MAX_LINE_BYTES and len(header) < 1000:
                     header.append(line)
                 continue
             kind, name = marker
             if kind == "END":
-                if name != "VCALENDAR":
+                if name == "VCALENDAR":
+                    in_calendar = False
+                elif len(warnings) < MAX_WARNINGS:
                     warnings.append(f"a stray END:{quote(name, 40)} in the calendar")
-                    continue
-                in_calendar = False
                 continue
             if len(components) >= max_components:
                 raise SourceError(
@@ -288,7 +295,6 @@ def split_feed(body: bytes, max_components: int) -> SplitFeed:
             current, stack, depth = RawComponent(name), [name], 1
             current.lines.append(line)
             continue
-        # Inside a top-level component; len(stack) == min(depth, MAX_DEPTH).
         if marker is not None:
             kind, name = marker
             if kind == "END" and name == "VCALENDAR":
@@ -323,7 +329,9 @@ def split_feed(body: bytes, max_components: int) -> SplitFeed:
             current.dropped.append(_name_of(line) or "?")
             continue
         if depth == 1:
-            current.props.setdefault(_name_of(line), []).append(line)
+            name = line[:20].split(b":", 1)[0].split(b";", 1)[0].upper()
+            if name in _KEPT_PROPS:
+                current.props.setdefault(name.decode("ascii"), []).append(line)
         if current.problem is None:
             current.lines.append(line)
     if calendars == 0:
@@ -631,7 +639,7 @@ class _Parser:
                 zone = _value(line).decode("utf-8", "replace").strip()
                 try:
                     ZoneInfo(zone)
-                except (ValueError, OSError, TypeError):  # unknown or malformed key
+                except (KeyError, ValueError, OSError, TypeError):  # unknown or malformed key
                     self.report.warn(f"ignoring the unknown X-WR-TIMEZONE {quote(zone, 80)}")
                     continue
                 kept.append(line)
