@@ -706,7 +706,11 @@ def test_https_to_the_vetted_address_keeps_sni_and_the_certificate_check(
     server_names: list[str | None] = []
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(pki.cert, pki.key)
-    server_tls.sni_callback = lambda sock, name, ctx: server_names.append(name)  # type: ignore[assignment, func-returns-value]
+
+    def record_name(sock: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        server_names.append(name)
+
+    server_tls.sni_callback = record_name
     server = serve(answer(), tls=server_tls)
     network.answer("calendar.test", ["127.0.0.1"])
     network.answer("impostor.test", ["127.0.0.1"])
