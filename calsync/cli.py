@@ -44,6 +44,7 @@ from calsync.errors import (
 )
 from calsync.render import heatmap, progress_text
 from calsync.service import Calsync
+from calsync.text import FOREIGN_LIMIT, MESSAGE_LIMIT, bounded, printable, quote, terminal
 
 if TYPE_CHECKING:
     from calsync.daemon import CycleSummary
@@ -167,7 +168,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
             return 0
     config = load_config(path)
     names = ", ".join(t.name for t in config.task_types) or "none"
-    print(f"{path}: OK (user {config.user.id}, {config.user.timezone}; task types: {names})")
+    print(
+        terminal(f"{path}: OK (user {config.user.id}, {config.user.timezone}; task types: {names})")
+    )
     return 0
 
 
@@ -190,7 +193,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             "last_success": state.last_success_at.isoformat()
             if state and state.last_success_at
             else None,
-            "last_error": state.last_error if state else None,
+            # Stored errors quote servers and feeds: bounded and printable (older
+            # databases may hold a long one; one stored bounded is shown whole).
+            "last_error": quote(state.last_error, 2 * FOREIGN_LIMIT)
+            if state and state.last_error
+            else None,
             "consecutive_failures": state.consecutive_failures if state else 0,
             "needs_reauth": bool(state and state.needs_reauth),
         }
@@ -208,16 +215,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(progress_text(progress, user))
     if service:
         last = service.get("last_cycle") or "—"
-        print(f"service: last cycle {last} (at {service.get('updated_at')})")
+        print(terminal(f"service: last cycle {last} (at {service.get('updated_at')})"))
         for job, when in (service.get("next") or {}).items():
-            print(f"  next {job}: {when or '—'}")
+            print(terminal(f"  next {job}: {when or '—'}"))
     for source in sources:
         line = f"source {source['name']}: last sync {source['last_success'] or 'never'}"
         if source["last_error"]:
             line += f"; last error: {source['last_error']}"
         if source["needs_reauth"]:
             line += " (run `calsync auth google`)"
-        print(line)
+        print(terminal(line))
     return 0
 
 
@@ -278,7 +285,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         result = cs.record_completion(
             name, start, args.success, args.energy, user=args.user, key=args.key
         )
-    print(f"{result.status}: {name} at {start.isoformat()} (slot {result.slot})")
+    print(terminal(f"{result.status}: {name} at {start.isoformat()} (slot {result.slot})"))
     return 0
 
 
@@ -296,7 +303,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             return 0
         reports = sync_all(cs, sources)
     for report in reports:
-        print(report.summary())
+        print(terminal(report.summary()))
     failed = [r for r in reports if not r.ok]
     return SourceError.exit_code if failed else 0
 
@@ -361,16 +368,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps([_report_json(r) for r in reports], indent=2))
     else:
         for report in reports:
-            print(report.summary())
+            print(terminal(report.summary()))
             for block in report.plan:
                 start = block.start.astimezone(tz)
                 print(
-                    f"  {start:%a %d %b %H:%M}-{block.end.astimezone(tz):%H:%M}  "
-                    f"{block.task_type:<20} score {block.score:.2f} "
-                    f"(habit {block.habit:.2f}, energy {block.energy:.2f})  {block.reason}"
+                    terminal(
+                        f"  {start:%a %d %b %H:%M}-{block.end.astimezone(tz):%H:%M}  "
+                        f"{block.task_type:<20} score {block.score:.2f} "
+                        f"(habit {block.habit:.2f}, energy {block.energy:.2f})  {block.reason}"
+                    )
                 )
             for action in report.actions:
-                print(f"  would {_describe(action, tz)}")
+                print(terminal(f"  would {_describe(action, tz)}"))
     failed = [r for r in reports if r.error]
     return TargetError.exit_code if failed else 0
 
@@ -409,7 +418,7 @@ def _report_json(report: CycleReport) -> dict[str, object]:
             )
     return {
         "target": report.target,
-        "error": report.error,
+        "error": quote(report.error) if report.error else report.error,
         "blocks": [
             {
                 "id": b.id,
@@ -434,7 +443,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     with _open(args) as cs:
         reports = [run_cycle(cs, t) for t in _targets(cs, args.target)]
     for report in reports:
-        print(report.summary())
+        print(terminal(report.summary()))
     return TargetError.exit_code if any(r.error for r in reports) else 0
 
 
@@ -454,10 +463,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
                 return 0
         removed = purge(cs, targets, all_installations=args.all_installations)
         tz = cs.timezone()
-    from calsync.text import bounded, printable
-
     for name, report in removed.items():
-        print(f"{name}: removed {len(report)} block(s) calsync wrote")
+        print(terminal(f"{name}: removed {len(report)} block(s) calsync wrote"))
         for block in sorted(report.removed, key=lambda b: b.start):
             start = block.start.astimezone(tz)
             print(
@@ -500,7 +507,7 @@ def _print_once(cs: Calsync, summary: CycleSummary, color: bool) -> None:
     """What one cycle learned and suggests, for people."""
     tz = cs.timezone()
     for report in summary.sources:
-        print(report.summary())
+        print(terminal(report.summary()))
     print()
     print(progress_text(cs.progress(), cs.config.user.id))
     if cs.config.task_types:
@@ -517,12 +524,14 @@ def _print_once(cs: Calsync, summary: CycleSummary, color: bool) -> None:
         )
     for report in summary.writeback:
         print()
-        print(report.summary())
+        print(terminal(report.summary()))
         for block in report.plan:
             start = block.start.astimezone(tz)
             print(
-                f"  {start:%a %d %b %H:%M}-{block.end.astimezone(tz):%H:%M}  "
-                f"{block.task_type:<14} score {block.score:.2f}  ({block.reason})"
+                terminal(
+                    f"  {start:%a %d %b %H:%M}-{block.end.astimezone(tz):%H:%M}  "
+                    f"{block.task_type:<14} score {block.score:.2f}  ({block.reason})"
+                )
             )
 
 
@@ -560,7 +569,9 @@ def cmd_insights(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         for insight in insights:
-            print(f"[{insight.kind}, {insight.confidence}] {insight.text}")
+            # A note or an event's text: control characters shown, never obeyed.
+            text = printable(bounded(insight.text, MESSAGE_LIMIT))
+            print(f"[{printable(insight.kind)}, {printable(insight.confidence)}] {text}")
         if not insights:
             print('no insights yet: `calsync note "Tuesday mornings are my sweet spot"` adds one')
     return 0
@@ -579,7 +590,7 @@ def cmd_sync_llm(args: argparse.Namespace) -> int:
             )
             return 0
         report = service.sync()
-    print(report.summary())
+    print(terminal(report.summary()))
     return InterpreterError.exit_code if report.errors else 0
 
 
@@ -785,7 +796,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except CalsyncError as err:
-        print(f"calsync: error: {err}", file=sys.stderr)
+        # The last line of defence: whatever a message quotes, it is bounded and printable.
+        print(f"calsync: error: {terminal(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("calsync: interrupted", file=sys.stderr)

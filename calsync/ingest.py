@@ -22,6 +22,7 @@ from calsync.model import Event
 from calsync.service import ADDED, CORRECTED, Calsync
 from calsync.sources.base import FetchResult, Source
 from calsync.store.store import StoreTx, SyncStateRow
+from calsync.text import quote
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,9 @@ def _record_failure(
 ) -> SourceReport:
     now = cs.clock.now()
     needs_reauth = isinstance(err, AuthError)
-    message = str(err) or type(err).__name__
+    # The message may quote the feed or the server: bounded and printable before
+    # it reaches the database, status and the log.
+    message = quote(str(err) or type(err).__name__)
     with cs.store.write() as tx:
         tx.save_sync_state(
             SyncStateRow(

@@ -1,6 +1,9 @@
 """Text rendering for the terminal: the 7 × 24 heatmap and progress summaries.
 
 Pure functions from values to strings; the command line decides where they go.
+Names and titles (task types, users) are shown with control characters
+neutralised (:func:`calsync.text.printable`): only the heatmap's own colour
+codes ever reach the terminal.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import numpy as np
 
 from calsync.learning.progress import LearningProgress
 from calsync.learning.slots import DAY_NAMES
+from calsync.text import quote
 
 # 256-colour palette from low (red) through neutral (yellow) to high (green).
 _PALETTE = [196, 202, 208, 214, 220, 226, 190, 154, 118, 82, 46]
@@ -37,7 +41,10 @@ def heatmap(values: np.ndarray, title: str, color: bool, neutral: float = 0.5) -
     flat = reach < 1e-9
     scaled = np.full_like(grid, 0.5) if flat else 0.5 + (grid - neutral) / (2 * reach)
     low, high = neutral - reach, neutral + reach
-    lines = [title, "      " + "".join(f"{h:<2d}" if h % 3 == 0 else "  " for h in range(24))]
+    lines = [
+        quote(title),
+        "      " + "".join(f"{h:<2d}" if h % 3 == 0 else "  " for h in range(24)),
+    ]
     for day in range(7):
         cells = "".join(_cell(v, color) for v in scaled[day])
         lines.append(f"{DAY_NAMES[day][:3]:<5} {cells}")
@@ -50,7 +57,7 @@ def heatmap(values: np.ndarray, title: str, color: bool, neutral: float = 0.5) -
 def progress_text(progress: LearningProgress, user: str) -> str:
     """Render learning progress as a few readable lines."""
     lines = [
-        f"user {user}: {progress.total_completions} completion(s) learned, "
+        f"user {quote(user)}: {progress.total_completions} completion(s) learned, "
         f"maturity {progress.maturity}"
     ]
     for task in progress.tasks:
@@ -59,7 +66,7 @@ def progress_text(progress: LearningProgress, user: str) -> str:
             for slot, value in zip(task.peak_slots, task.peak_values, strict=True)
         )
         lines.append(
-            f"  {task.task_type}: {task.completion_count} completion(s); "
+            f"  {quote(task.task_type)}: {task.completion_count} completion(s); "
             f"best day {task.best_day or '—'}; peaks {peaks or '— (nothing learned yet)'}"
         )
     return "\n".join(lines)

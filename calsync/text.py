@@ -10,17 +10,23 @@ log line or the terminal, it goes through one of these:
   bidi overrides …) with a visible ``xNN`` / ``uNNNN`` escape after a backslash, so event text
   cannot move the cursor, recolour the terminal or hide what follows;
 * :func:`quote` does both, for one foreign value inside a message of
-  calsync's own.
+  calsync's own;
+* :func:`terminal` is the last line of defence before the terminal: a whole
+  message (newlines kept) bounded to :data:`MESSAGE_LIMIT` and made printable.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["FOREIGN_LIMIT", "bounded", "printable", "quote"]
+__all__ = ["FOREIGN_LIMIT", "MESSAGE_LIMIT", "bounded", "printable", "quote", "terminal"]
 
 #: How many characters of foreign text a message, stored error or status line quotes.
 FOREIGN_LIMIT = 300
+
+#: Longest whole message (several lines, e.g. every problem of a configuration)
+#: the command line prints as one error or report line.
+MESSAGE_LIMIT = 4_000
 
 # Format characters that reorder or hide text (bidi overrides and isolates).
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
@@ -59,3 +65,8 @@ def quote(value: object, limit: int = FOREIGN_LIMIT) -> str:
     """One foreign value for a message: bounded first, then made printable."""
     text = value if isinstance(value, str) else str(value)
     return printable(bounded(text, limit))
+
+
+def terminal(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """A whole line or message for the terminal: bounded, printable, newlines kept."""
+    return printable(bounded(text, limit), keep_newlines=True)
