@@ -11,7 +11,9 @@ Two implementations of :class:`~calsync.insights.types.Interpreter`:
   schema without enforcing it.
 
 Insights are data, never instructions: the LLM prompt says so and carries them
-as a JSON array between delimiters, and whatever comes back is allow-listed
+as a JSON array between delimiters, and whatever comes back is decoded under
+limits checked before decoding (:func:`parse_answer`: size, depth, number
+count and length; out-of-range numbers refused, not converted), allow-listed
 (day patterns, hours 0–23), clamped (modifiers) and capped (count, reason
 length) before anyone sees it. :func:`build_interpreter` makes either from a
 kind name and options.
