@@ -88,8 +88,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_TARGET = "suggestions"
 
 # Foreign blocks (another installation's, malformed markers) already reported,
-# by (target, remote id): each is logged once per process, not every cycle.
-_reported: set[tuple[str, str]] = set()
+# by (this installation, target, remote id): each is logged once per process,
+# not every cycle.
+_reported: set[tuple[str, str, str]] = set()
 _reported_lock = threading.Lock()
 
 
@@ -310,7 +311,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         return report
     ownership = partition_owned(listed, installation, known_ids)
     report.foreign = len(ownership.foreign)
-    _report_foreign(target.name, ownership.foreign)
+    _report_foreign(installation, target.name, ownership.foreign)
     remote, confirmed, unconfirmed = _confirm_absences(
         target, rows, ownership.ours, installation, known_ids
     )
@@ -432,11 +433,11 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     return report
 
 
-def _report_foreign(target: str, foreign: Sequence[OwnedEvent]) -> None:
+def _report_foreign(installation: str, target: str, foreign: Sequence[OwnedEvent]) -> None:
     """Log each block that is not this installation's, once per process."""
     with _reported_lock:
-        new = [e for e in foreign if (target, e.remote_id) not in _reported]
-        _reported.update((target, e.remote_id) for e in new)
+        new = [e for e in foreign if (installation, target, e.remote_id) not in _reported]
+        _reported.update((installation, target, e.remote_id) for e in new)
     for event in new:
         why = (
             "has a malformed calsync marker"

@@ -30,8 +30,9 @@ class MemoryTarget:
     """A calendar in memory. It counts write calls so tests can prove idempotence.
 
     Test controls: ``fail_after`` (writes allowed before every further one
-    fails), ``fail_reads`` (every read fails), ``listing_limit`` (a listing
-    returns at most that many owned events: an empty or partial listing).
+    fails), ``fail_reads`` (every read fails), ``fail_gets`` (every fetch by
+    id fails), ``listing_limit`` (a listing returns at most that many owned
+    events: an empty or partial listing).
     """
 
     def __init__(self, name: str = "memory"):
@@ -40,6 +41,7 @@ class MemoryTarget:
         self.writes = 0
         self.fail_after: int | None = None
         self.fail_reads = False
+        self.fail_gets = False
         self.listing_limit: int | None = None
 
     def add_foreign(self, remote_id: str, start: datetime, end: datetime, summary: str) -> None:
@@ -92,6 +94,8 @@ class MemoryTarget:
     def get_owned(self, suggestion_id: str) -> OwnedEvent | None:
         """The owned event under that id, or ``None``."""
         self._read()
+        if self.fail_gets:
+            raise TargetError("simulated failure of a fetch by id")
         event = self.events.get(suggestion_id)
         return None if event is None or event.owner_id is None else self._owned(event)
 
