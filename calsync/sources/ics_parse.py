@@ -297,8 +297,8 @@ def split_feed(body: bytes, max_components: int) -> SplitFeed:
             continue
         if marker is not None:
             kind, name = marker
-            if kind == "END" and name == "VCALENDAR":
-                # VCALENDAR never nests: this closes the calendar and breaks the component.
+            if kind == "END" and name == "VCALENDAR" and "VCALENDAR" not in stack:
+                # No VCALENDAR opened inside: this closes the calendar, breaking the component.
                 current.problem = f"END:VCALENDAR inside an open {quote(current.name, 40)}"
                 components.append(current)
                 current, in_calendar = None, False
@@ -329,9 +329,9 @@ def split_feed(body: bytes, max_components: int) -> SplitFeed:
             current.dropped.append(_name_of(line) or "?")
             continue
         if depth == 1:
-            name = line[:20].split(b":", 1)[0].split(b";", 1)[0].upper()
-            if name in _KEPT_PROPS:
-                current.props.setdefault(name.decode("ascii"), []).append(line)
+            prop = line[:20].split(b":", 1)[0].split(b";", 1)[0].upper()
+            if prop in _KEPT_PROPS:
+                current.props.setdefault(prop.decode("ascii"), []).append(line)
         if current.problem is None:
             current.lines.append(line)
     if calendars == 0:
@@ -682,8 +682,8 @@ class _Parser:
 
     def _series(self, header: list[bytes], uid: str, parts: list[RawComponent]) -> list[Event]:
         import icalendar
-        import recurring_ical_events
-        import x_wr_timezone
+        import recurring_ical_events  # type: ignore[import-untyped]
+        import x_wr_timezone  # type: ignore[import-untyped]
 
         from calsync.sources.ical import component_to_event
 
@@ -722,7 +722,7 @@ class _Parser:
         )
         query = recurring_ical_events.of(calendar)
         cap = limits.max_occurrences_per_series
-        occurrences = []
+        occurrences: list[Any] = []
         for series in query.series:
             occurrences += list(
                 islice(series.between(request.start, request.end), cap + 1 - len(occurrences))
@@ -955,6 +955,7 @@ def parse_isolated(request: FeedRequest, cancel: threading.Event | None = None) 
     try:
         process.start()
         sender.close()
+        logger.debug("%s: parsing in process %s", name, process.pid)
         while True:
             if receiver.poll(POLL_SECONDS):
                 try:
