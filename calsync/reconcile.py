@@ -204,9 +204,14 @@ def observe(
                 continue
             row = replace(row, status="active", remote_id=event.remote_id)
         elif status == "moving":
-            pending = (row.pending_start, row.pending_end)
-            if event is not None and None not in pending and _same_times(*pending, event):  # type: ignore[arg-type]
-                row = replace(row, start=row.pending_start, end=row.pending_end)
+            to_start, to_end = row.pending_start, row.pending_end
+            if (
+                event is not None
+                and to_start is not None
+                and to_end is not None
+                and _same_times(to_start, to_end, event)
+            ):
+                row = replace(row, start=to_start, end=to_end)
             row = replace(row, status="active", pending_start=None, pending_end=None)
         elif status == "deleting":
             updated.append(row if event is not None else replace(row, status="retracted"))

@@ -330,7 +330,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     report.observed = _count_changes(rows, observation.rows)
     present = {e.suggestion_id for e in remote}
     decided = present | (set() if mass else set(confirmed))
-    known = [
+    watched = [
         KnownSuggestion(r.id, r.task_type, r.planned_start or r.start, r.end)
         for r in rows
         if r.status in ("active", "user_moved", "moving", "missing")
@@ -338,7 +338,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         and (r.status != "missing" or r.id in present)
     ]
     outcomes = infer_suggestion_outcomes(
-        known, [_as_event(target.name, e) for e in remote], now, config.learning.default_success
+        watched, [_as_event(target.name, e) for e in remote], now, config.learning.default_success
     )
     if not dry_run:
         with cs.store.write() as tx:

@@ -38,7 +38,7 @@ def block_vevent(content: BlockContent, stamp: datetime) -> icalendar.Event:
     return event
 
 
-def marker_of(component: icalendar.Event) -> tuple[str, str | None] | None:
+def marker_of(component: icalendar.Component) -> tuple[str, str | None] | None:
     """``(suggestion id, installation)`` of a VEVENT's marker; ``None`` without one.
 
     The id is empty for a malformed marker; the installation ``None`` when the

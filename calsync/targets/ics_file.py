@@ -59,7 +59,7 @@ class IcsFileTarget:
             raise TargetError(f"{self.name}: cannot write {self.path}: {err}") from err
         self.writes += 1
 
-    def _owned(self, component: icalendar.Event) -> OwnedEvent | None:
+    def _owned(self, component: icalendar.Component) -> OwnedEvent | None:
         marker = marker_of(component)
         if marker is None:
             return None
