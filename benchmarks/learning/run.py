@@ -30,12 +30,22 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from benchmarks.learning.metrics import (
     METRICS,
+    PERIODS,
     aggregate,
     learning_curve,
+    mean_ci,
     paired_difference,
+    per_user_means,
     recovery,
 )
-from benchmarks.learning.simulate import LEARNER_NAMES, LEARNERS, REPLANS, run_user
+from benchmarks.learning.simulate import (
+    FAMILIES,
+    HELD_OUT,
+    LEARNER_NAMES,
+    LEARNERS,
+    REPLANS,
+    run_user,
+)
 
 DEFAULT_USERS, DEFAULT_WEEKS = 200, 12
 #: The learner every other one is compared with, user by user.
@@ -52,8 +62,9 @@ def run_benchmark(
     learners: Sequence[str],
     jobs: int = 1,
     replan: str = "daily",
+    family: str = "shared",
 ) -> dict[str, Any]:
-    """Simulate ``users`` users for ``weeks`` weeks under every learner and aggregate.
+    """Simulate ``users`` users of ``family`` for ``weeks`` weeks under every learner; aggregate.
 
     Users are independent, so ``jobs`` > 1 spreads them over processes; the
     result does not depend on ``jobs``.
@@ -73,7 +84,11 @@ def run_benchmark(
         raise ValueError(f"unknown learner(s) {unknown}; known: {', '.join(LEARNERS)}")
     if replan not in REPLANS:
         raise ValueError(f"unknown replan {replan!r}; known: {', '.join(REPLANS)}")
-    work = partial(run_user, seed, weeks=weeks, learners=list(learners), replan=replan)
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    work = partial(
+        run_user, seed, weeks=weeks, learners=list(learners), replan=replan, family=family
+    )
     if jobs > 1 and users > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             per_user = list(pool.map(work, range(users)))
@@ -107,6 +122,14 @@ def run_benchmark(
             for block in record["blocks"]:
                 counts[block["outcome"]] = counts.get(block["outcome"], 0) + 1
         outcomes[name] = dict(sorted(counts.items()))
+    targets = {}
+    if BASELINE in learners and REFERENCE in learners:
+        seed = [u["learners"][BASELINE] for u in per_user]
+        truth = [u["learners"][REFERENCE] for u in per_user]
+        for name in learners:
+            if name not in (BASELINE, REFERENCE):
+                records = [u["learners"][name] for u in per_user]
+                targets[name] = target_figures(records, seed, truth)
     return {
         "settings": {
             "users": users,
@@ -114,6 +137,7 @@ def run_benchmark(
             "seed": seed,
             "learners": list(learners),
             "replan": replan,
+            "family": family,
         },
         "users": [u["user"] for u in per_user],
         "outcomes": outcomes,
@@ -122,6 +146,73 @@ def run_benchmark(
         "above_oracle": above,
         "learning_curve": curves,
         "recovery": recoveries,
+        "targets": targets,
+    }
+
+
+#: The targets of issue 13 on regret above the oracle: (period, largest ratio to the seed EMA's).
+RATIO_TARGETS = (("week 1", 0.7), ("month 2+", 0.5))
+
+
+def target_figures(
+    records: Sequence[dict[str, Any]],
+    seed: Sequence[dict[str, Any]],
+    oracle: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """A learner's regret above the oracle against the seed EMA's, per target period.
+
+    For each of :data:`RATIO_TARGETS`: ``ratio`` is the learner's mean regret
+    above the oracle over the seed EMA's (both means over users); ``excess``
+    is, user by user, the learner's regret above the oracle minus ``factor``
+    times the seed EMA's (mean and 95 % CI) — the target is met when it is
+    ≤ 0, and met with confidence when its upper bound is.
+    """
+    out: dict[str, Any] = {}
+    for period, factor in RATIO_TARGETS:
+        predicate = dict(PERIODS)[period]
+        mine, base, excess = [], [], []
+        for a, b, o in zip(records, seed, oracle, strict=True):
+            values = [per_user_means(r, predicate).get("regret") for r in (a, b, o)]
+            if None in values:
+                continue
+            va, vb, vo = (float(v) for v in values)  # type: ignore[arg-type]
+            mine.append(va - vo)
+            base.append(vb - vo)
+            excess.append((va - vo) - factor * (vb - vo))
+        if mine:
+            total = sum(base)
+            out[period] = {
+                "factor": factor,
+                "ratio": round(sum(mine) / total, 6) if total > 0 else None,
+                "excess": mean_ci(excess),
+            }
+    return out
+
+
+def run_families(
+    users: int,
+    weeks: int,
+    seed: int,
+    learners: Sequence[str],
+    families: Sequence[str] = tuple(FAMILIES),
+    jobs: int = 1,
+    replan: str = "daily",
+) -> dict[str, Any]:
+    """:func:`run_benchmark` for every family; ``held_out`` names the family left out of tuning."""
+    return {
+        "settings": {
+            "users": users,
+            "weeks": weeks,
+            "seed": seed,
+            "learners": list(learners),
+            "replan": replan,
+            "families": list(families),
+        },
+        "held_out": HELD_OUT,
+        "families": {
+            family: run_benchmark(users, weeks, seed, learners, jobs, replan, family)
+            for family in families
+        },
     }
 
 
@@ -219,6 +310,96 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: Periods of the claim table, in order.
+CLAIM_PERIODS = ("week 1", "weeks 2-4", "month 2+", "after shift")
+
+
+def _family_label(report: dict[str, Any], family: str) -> str:
+    return f"{family} (held out)" if family == report.get("held_out") else family
+
+
+def format_claims(report: dict[str, Any]) -> str:
+    """The claim tables of a :func:`run_families` report.
+
+    First regret above the oracle (the primary metric) and regret, family by
+    family and period by period, for every learner (the oracle's column is its
+    own regret); then, per family and learner, the targets: the month 2+ and
+    week 1 ratios to the seed EMA (with the paired excess over the target
+    factor, ≤ 0 is met), the fourth week after a change of routine minus the
+    three before it (``+3 − pre``, ≤ 0 is met) and the notes' largest cost
+    over the periods (``_insights`` minus the same learner without).
+    """
+    learners = [n for n in report["settings"]["learners"] if n != REFERENCE]
+    with_oracle = REFERENCE in report["settings"]["learners"]
+    header = ["family", "period", "metric", *learners] + ([REFERENCE] if with_oracle else [])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for family, part in report["families"].items():
+        for period in CLAIM_PERIODS:
+            for metric in ("above oracle", "regret"):
+                cells = []
+                for name in learners:
+                    if metric == "regret":
+                        row = part["results"][name].get(period)
+                        cells.append(_cell(row["regret"]) if row else "—")
+                    else:
+                        row = part["above_oracle"].get(name, {}).get(period)
+                        cells.append(_cell(row) if row else "—")
+                if with_oracle:
+                    row = part["results"][REFERENCE].get(period)
+                    cells.append(_cell(row["regret"]) if row else "—")
+                if all(c == "—" for c in cells):
+                    continue
+                label = _family_label(report, family)
+                lines.append(f"| {label} | {period} | {metric} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Targets (regret above the oracle against the seed EMA's: ratio of the means, and "
+        "user by user the learner's minus the target factor times the seed EMA's, ≤ 0 met; "
+        "recovery: week +3 of the new routine minus the 3 weeks before, ≤ 0 met; notes: the "
+        "largest period mean of `_insights` minus the same learner without):",
+        "",
+        "| family | learner | week 1 ratio | week 1 excess over 0.7× | month 2+ ratio | "
+        "month 2+ excess over 0.5× | +3 − pre | notes, worst period |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for family, part in report["families"].items():
+        for name, figures in part.get("targets", {}).items():
+            if name.endswith("_insights"):
+                continue
+            cells = []
+            for period in ("week 1", "month 2+"):
+                item = figures.get(period)
+                ratio = item["ratio"] if item else None
+                cells.append("—" if ratio is None else f"{ratio:.2f}")
+                cells.append(_cell(item["excess"]) if item else "—")
+            weeks = part["recovery"].get(name, {}).get("weeks", [])
+            cells.append(_cell(weeks[3]["minus_pre"]) if len(weeks) > 3 else "—")
+            notes = part["paired_regret"].get(f"{name}_insights − {name}")
+            if notes:
+                period, stat = max(notes.items(), key=lambda kv: kv[1]["mean"])
+                cells.append(f"{_cell(stat)} ({period})")
+            else:
+                cells.append("—")
+            label = _family_label(report, family)
+            lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
+    settings = report["settings"]
+    lines += [
+        "",
+        f"{settings['users']} users per family × {settings['weeks']} weeks, seed "
+        f"{settings['seed']}, re-planning {settings['replan']}; mean over users ± half-width "
+        "of the 95 % CI.",
+    ]
+    return "\n".join(lines)
+
+
+def format_families(report: dict[str, Any]) -> str:
+    """The claim tables, then every family's full tables (:func:`format_table`)."""
+    parts = [format_claims(report)]
+    for family, part in report["families"].items():
+        parts.append(f"\n## Family `{_family_label(report, family)}`\n\n" + format_table(part))
+    return "\n".join(parts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, run, print the table, optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -239,20 +420,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="daily",
         help="how often calsync re-plans: every local midnight (default) or Mondays only",
     )
+    parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        help=f"comma-separated, from: {', '.join(FAMILIES)} (held out: {HELD_OUT})",
+    )
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     users = args.users or (QUICK_USERS if args.quick else DEFAULT_USERS)
     weeks = args.weeks or (QUICK_WEEKS if args.quick else DEFAULT_WEEKS)
     learners = [name.strip() for name in args.learners.split(",") if name.strip()]
+    families = [name.strip() for name in args.families.split(",") if name.strip()]
+    unknown = [name for name in families if name not in FAMILIES]
+    if unknown:
+        parser.error(f"unknown family(ies) {unknown}; known: {', '.join(FAMILIES)}")
     began = time.perf_counter()
     try:
-        report = run_benchmark(
-            users, weeks, args.seed, learners, jobs=args.jobs, replan=args.replan
+        report = run_families(
+            users, weeks, args.seed, learners, families, jobs=args.jobs, replan=args.replan
         )
     except ValueError as err:
         parser.error(str(err))
-    print(format_table(report))
+    print(format_families(report))
     print(f"(ran in {time.perf_counter() - began:.1f} s with {args.jobs} job(s))", file=sys.stderr)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")

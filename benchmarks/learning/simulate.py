@@ -116,6 +116,112 @@ TASK_PRIORS: dict[str, TaskPrior] = {
 DEFAULT_PRIOR = TaskPrior()
 
 
+@dataclass(frozen=True)
+class Family:
+    """A family of simulated users (documented, with why real users look like it, in README.md).
+
+    Attributes:
+        name: Short name (``--families``).
+        code: Seed stream of the family (0 keeps family ``shared`` the original users).
+        style: How task types' best times relate: ``shared`` (one chronotype bump,
+            each task a small personal offset), ``opposed`` (each task type its own
+            best time, unrelated to the others'; a change of routine mirrors it) or
+            ``mixed`` (each task type, at random, one or the other).
+        amplitude: Range of the bump's height (logit units).
+        sweet: Range of the sweet spot's height.
+        noise: Slot noise (logit sd, fixed within a routine).
+        rating_noise: Noise of a written rating around the true value.
+        sparse: 6–8 task types of 1–2 sessions a week (:func:`family_task_types`).
+        logs: The user also logs own sessions (history read on the first sync, and
+            new ones while calsync runs).
+
+    """
+
+    name: str
+    code: int
+    style: str = "shared"
+    amplitude: tuple[float, float] = (2.5, 4.0)
+    sweet: tuple[float, float] = (1.0, 2.0)
+    noise: float = 0.35
+    rating_noise: float = 0.1
+    sparse: bool = False
+    logs: bool = False
+
+
+#: The benchmark's families, in report order.
+FAMILIES: dict[str, Family] = {
+    "shared": Family("shared", 0),
+    "opposed": Family("opposed", 1, style="opposed"),
+    "sparse": Family("sparse", 2, style="mixed", sparse=True),
+    "logged": Family("logged", 3, style="mixed", logs=True),
+    "weak": Family("weak", 4, amplitude=(0.8, 1.8), sweet=(0.3, 0.8), noise=0.5, rating_noise=0.25),
+}
+#: The family left out when the learner and its defaults were chosen.
+HELD_OUT = "sparse"
+#: Weekday peak hours of task types with their own best time (``opposed``/``mixed``);
+#: Exercise is either a morning or an evening person's; others any daytime hour.
+OWN_PEAKS: dict[str, tuple[tuple[float, float], ...]] = {
+    "Deep Coding": ((7.5, 11.5),),
+    "Email": ((12.0, 16.5),),
+    "Exercise": ((6.0, 8.5), (17.0, 20.5)),
+}
+DEFAULT_PEAKS = ((7.0, 20.0),)
+#: Days of calendar history calsync reads on its first sync (``sources.*.days_back``).
+DAYS_BACK = 60
+#: Task types of the sparse family: (name, minutes, windows).
+SPARSE_TASKS: tuple[tuple[str, int, list[dict[str, Any]]], ...] = (
+    ("Deep Coding", 120, [{"days": ["weekdays"], "start": "08:00", "end": "18:00"}]),
+    ("Email", 30, [{"days": ["weekdays"], "start": "08:00", "end": "18:00"}]),
+    (
+        "Exercise",
+        60,
+        [
+            {"days": ["weekdays"], "start": "06:00", "end": "09:00"},
+            {"days": ["weekdays"], "start": "17:00", "end": "21:00"},
+            {"days": ["weekends"], "start": "08:00", "end": "18:00"},
+        ],
+    ),
+    ("Reading", 60, [{"days": ["all"], "start": "07:00", "end": "22:00"}]),
+    ("Writing", 90, [{"days": ["weekdays"], "start": "08:00", "end": "18:00"}]),
+    ("Planning", 30, [{"days": ["weekdays"], "start": "08:00", "end": "18:00"}]),
+    (
+        "Guitar",
+        45,
+        [
+            {"days": ["weekdays"], "start": "17:00", "end": "22:00"},
+            {"days": ["weekends"], "start": "09:00", "end": "21:00"},
+        ],
+    ),
+    ("Language", 30, [{"days": ["all"], "start": "07:00", "end": "21:00"}]),
+    ("Admin", 45, [{"days": ["weekdays"], "start": "09:00", "end": "17:00"}]),
+)
+
+
+def family_task_types(seed: int, index: int, family: str) -> list[dict[str, Any]]:
+    """The task types of a user of ``family``: the embedded default, or 6–8 sparse ones.
+
+    A sparse user has 6–8 of :data:`SPARSE_TASKS` (drawn from the user's seed),
+    each with a weekly target of 1 or 2 sessions and at most one a day.
+    """
+    spec = FAMILIES[family]
+    if not spec.sparse:
+        return [dict(t) for t in EXAMPLE_TASK_TYPES]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index, 7, spec.code]))
+    count = int(rng.integers(6, 9))
+    chosen = sorted(rng.choice(len(SPARSE_TASKS), size=count, replace=False).tolist())
+    return [
+        {
+            "name": SPARSE_TASKS[i][0],
+            "keywords": [SPARSE_TASKS[i][0].lower()],
+            "block_minutes": SPARSE_TASKS[i][1],
+            "weekly_target": {"sessions": int(rng.integers(1, 3))},
+            "windows": SPARSE_TASKS[i][2],
+            "max_per_day": 1,
+        }
+        for i in chosen
+    ]
+
+
 # --------------------------------------------------------------------------- users
 
 
@@ -171,8 +277,16 @@ def _regime(
     chronotype: str,
     offsets: Mapping[str, float],
     widths: Mapping[str, float],
+    family: Family | None = None,
+    peaks: Mapping[str, float | None] | None = None,
 ) -> Regime:
-    """Draw one routine: the propensity of every task type, energy and recurring meetings."""
+    """Draw one routine: the propensity of every task type, energy and recurring meetings.
+
+    A task type with a peak in ``peaks`` has its own best time (that weekday
+    hour, later at weekends like everything else) instead of the chronotype's
+    plus its offset; ``family`` gives the heights and noise.
+    """
+    family = family or FAMILIES["shared"]
     peak = float(rng.uniform(*CHRONOTYPES[chronotype]))
     weekend_delay = float(rng.uniform(0.5, 2.0))  # people sleep in at weekends
     day_peak = np.array([peak + (weekend_delay if d in WEEKEND else 0.0) for d in range(7)])
@@ -185,21 +299,25 @@ def _regime(
     for name, offset in offsets.items():
         prior = TASK_PRIORS.get(name, DEFAULT_PRIOR)
         base = rng.uniform(-2.5, -1.5)
-        amplitude = rng.uniform(2.5, 4.0)
+        amplitude = rng.uniform(*family.amplitude)
         weekend_offset = rng.normal(prior.weekend_mean, 0.5)
         day_effect = rng.normal(0.0, 0.35, 7).repeat(24)
         sweet = np.zeros(SLOTS_PER_WEEK)
         sweet_hour = int(rng.integers(7, 20))
         for day in rng.choice(7, size=int(rng.integers(1, 3)), replace=False):
-            sweet[int(day) * 24 + sweet_hour : int(day) * 24 + sweet_hour + 2] = rng.uniform(1, 2)
+            sweet[int(day) * 24 + sweet_hour : int(day) * 24 + sweet_hour + 2] = rng.uniform(
+                *family.sweet
+            )
+        own = (peaks or {}).get(name)
+        centre = day_peak + offset if own is None else day_peak - peak + own
         logit = (
             base
-            + amplitude * _bump(day_peak + offset, widths[name])
+            + amplitude * _bump(centre, widths[name])
             + weekend_offset * weekend
             + day_effect
             + sweet
             + night
-            + rng.normal(0.0, 0.35, SLOTS_PER_WEEK)
+            + rng.normal(0.0, family.noise, SLOTS_PER_WEEK)
         )
         propensity[name] = _sigmoid(logit)
     meetings = tuple(
@@ -237,6 +355,9 @@ class SimUser:
         ignore_prob: Chance, when not doing it, of leaving it in the calendar
             undone (calsync then takes it for a completion).
         oneoff_rate: Mean number of one-off weekday meetings per week.
+        family: The family the user belongs to (:data:`FAMILIES`).
+        log_rate: Mean number of own sessions a week the user logs per task
+            type (0 outside the ``logged`` family).
 
     """
 
@@ -250,6 +371,8 @@ class SimUser:
     move_prob: float
     ignore_prob: float
     oneoff_rate: float
+    family: str = "shared"
+    log_rate: float = 0.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -271,7 +394,12 @@ class SimUser:
 
     def meetings(self, week: int) -> list[Event]:
         """The week's busy events: recurring meetings, one-offs, sometimes a weekend errand."""
-        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.index, week, 1]))
+        entropy = (
+            [self.seed, self.index, week, 1]
+            if week >= 0
+            else [self.seed, self.index, 1000 + week, 1, 1]
+        )
+        rng = np.random.default_rng(np.random.SeedSequence(entropy))
         monday = START + timedelta(weeks=week)
         # calsync day d (0 = Sunday) of the Monday-based week is monday + (d - 1) % 7 days.
         items = [(m.day, m.minute, m.minutes) for m in self.regime(week).meetings]
@@ -293,15 +421,21 @@ class SimUser:
         return events
 
 
-def make_user(seed: int, index: int, task_names: Sequence[str], weeks: int) -> SimUser:
-    """Draw user ``index`` of the population of ``seed``.
+def make_user(
+    seed: int, index: int, task_names: Sequence[str], weeks: int, family: str = "shared"
+) -> SimUser:
+    """Draw user ``index`` of the population of ``seed`` in ``family``.
 
     About a third of the users change routine at a week drawn in the middle
     third of the run (when it has at least 4 weeks): the chronotype flips
     (lark ↔ owl, neutral to either), the propensities, energy and recurring
-    meetings are drawn again; only the personal offsets of each task type stay.
+    meetings are drawn again; only the personal offsets of each task type stay
+    (a task type with its own best time gets the mirror image of it,
+    ``27 − peak`` hours: 08:00 becomes 19:00).
     """
-    rng = np.random.default_rng(np.random.SeedSequence([seed, index, 0]))
+    spec = FAMILIES[family]
+    entropy = [seed, index, 0] if spec.code == 0 else [seed, index, 0, spec.code]
+    rng = np.random.default_rng(np.random.SeedSequence(entropy))
     timezone = str(rng.choice(ZONES))
     chronotype = str(rng.choice(list(CHRONOTYPES), p=[0.35, 0.3, 0.35]))
     offsets = {}
@@ -310,14 +444,22 @@ def make_user(seed: int, index: int, task_names: Sequence[str], weeks: int) -> S
         prior = TASK_PRIORS.get(name, DEFAULT_PRIOR)
         offsets[name] = float(rng.normal(prior.offset_mean, prior.offset_sd))
         widths[name] = float(rng.uniform(2.0, 4.0))
-    first = _regime(rng, chronotype, offsets, widths)
+    peaks: dict[str, float | None] = {}
+    if spec.style != "shared":
+        for name in task_names:
+            own = spec.style == "opposed" or rng.random() < 0.5
+            ranges = OWN_PEAKS.get(name, DEFAULT_PEAKS)
+            low, high = ranges[int(rng.integers(len(ranges)))]
+            peaks[name] = float(rng.uniform(low, high)) if own else None
+    mirrored = {name: None if p is None else 27.0 - p for name, p in peaks.items()}
+    first = _regime(rng, chronotype, offsets, widths, spec, peaks)
     shifts, where = rng.random() < 1 / 3, rng.random()
     flipped = FLIP.get(chronotype) or str(rng.choice(["lark", "owl"]))
-    second = _regime(rng, flipped, offsets, widths)
+    second = _regime(rng, flipped, offsets, widths, spec, mirrored)
     shift_week = None
     if shifts and weeks >= 4:
-        low, high = max(2, weeks // 3), max(3, weeks - 2)
-        shift_week = low + int(where * (high - low))
+        low_week, high_week = max(2, weeks // 3), max(3, weeks - 2)
+        shift_week = low_week + int(where * (high_week - low_week))
     return SimUser(
         index=index,
         seed=seed,
@@ -329,7 +471,80 @@ def make_user(seed: int, index: int, task_names: Sequence[str], weeks: int) -> S
         move_prob=float(rng.uniform(0.1, 0.4)),
         ignore_prob=float(rng.uniform(0.05, 0.25)),
         oneoff_rate=float(rng.uniform(1.0, 6.0)),
+        family=family,
+        log_rate=float(rng.uniform(0.5, 2.0)) if spec.logs else 0.0,
     )
+
+
+@dataclass(frozen=True)
+class OwnSession:
+    """A session the user did and logged in the calendar themselves (family ``logged``)."""
+
+    task: str
+    start: datetime
+    end: datetime
+    success: float | None
+    key: str
+
+
+def own_sessions(user: SimUser, config: Config, week: int) -> list[OwnSession]:
+    """The sessions a ``logged`` user does on their own in ``week`` (negative: before calsync).
+
+    Per task type a Poisson(``log_rate``) number of sessions, at full-hour
+    starts inside the task's windows and clear of the week's meetings (and of
+    each other), picked with weight ``p³`` of the routine's propensity — people
+    log what they do when it suits them. A session carries a rating with the
+    user's rating chance. Empty outside the ``logged`` family.
+    """
+    if user.log_rate <= 0:
+        return []
+    tz = user.tz
+    rng = np.random.default_rng(np.random.SeedSequence([user.seed, user.index, week + 1000, 6]))
+    regime = user.regime(max(week, 0))
+    monday = START + timedelta(weeks=week)
+    t0 = _local(monday, 0, tz)
+    t1 = _local(monday + timedelta(days=7), 0, tz)
+    taken = [(e.start, e.end) for e in user.meetings(week)]
+    noise = FAMILIES[user.family].rating_noise
+    sessions = []
+    for task in config.task_types:
+        count = int(rng.poisson(user.log_rate))
+        length = timedelta(minutes=task.block_minutes)
+        periods = allowed_periods([w.window() for w in task.windows], t0, t1, tz)
+        candidates = []
+        for day in range(7):
+            for hour in range(24):
+                start = _local(monday + timedelta(days=day), hour * 60, tz)
+                end = (start.astimezone(UTC) + length).astimezone(tz)
+                if any(p.start <= start and end <= p.end for p in periods):
+                    candidates.append((start, end))
+        rating_draws = rng.random(max(count, 1))
+        for n in range(count):
+            free = [
+                (a, b)
+                for a, b in candidates
+                if not any(a < other_end and other_start < b for other_start, other_end in taken)
+            ]
+            if not free:
+                break
+            values = np.array([regime.propensity[task.name][slot_of(a, tz)] for a, _ in free])
+            weights = values**3
+            pick = int(rng.choice(len(free), p=weights / weights.sum()))
+            start, end = free[pick]
+            taken.append((start, end))
+            success = None
+            if rating_draws[n] < user.rating_prob:
+                value = float(regime.propensity[task.name][slot_of(start, tz)])
+                success = float(np.clip(value + rng.normal(0.0, noise), 0.0, 1.0))
+            sessions.append(
+                OwnSession(task.name, start, end, success, f"event:{task.name}:{week}:{n}")
+            )
+    return sessions
+
+
+def own_events(sessions: Sequence[OwnSession]) -> list[Event]:
+    """The user's logged sessions as calendar events (busy time for the planner)."""
+    return [Event("sim", s.key, s.start, s.end, summary=s.task) for s in sessions]
 
 
 #: Parts of the day users talk about (the rules interpreter's words and hours).
@@ -772,7 +987,7 @@ def week_context(user: SimUser, config: Config, params: PlanParams, week: int) -
     """Build the week's grid exactly as the planner cuts its horizon (quarters from now + lead)."""
     tz = user.tz
     now = user.week_start(week)
-    events = user.meetings(week)
+    events = user.meetings(week) + own_events(own_sessions(user, config, week))
     busy = busy_periods(events, params.buffer, tz)
     earliest = (now + params.lead).astimezone(UTC)
     local = earliest.astimezone(tz)
@@ -950,6 +1165,46 @@ def simulate_learner(
     avoid: list[ExistingBlock] = []
     history: list[ExistingBlock] = []
     made = 0  # suggestions created so far (their ids)
+    rating_noise = FAMILIES[user.family].rating_noise
+    if user.log_rate > 0 and contexts:
+        # The first sync reads `days_back` of the user's calendar: their own
+        # sessions before calsync started, learned before the first plan.
+        first_sync = contexts[0].now
+        horizon = first_sync - timedelta(days=DAYS_BACK)
+        for back in range(-(DAYS_BACK // 7 + 1), 0):
+            for session in own_sessions(user, config, back):
+                if session.start >= horizon and session.end <= first_sync:
+                    counter += 1
+                    success = default_success if session.success is None else session.success
+                    pending.append(
+                        _Pending(
+                            first_sync,
+                            counter,
+                            session.task,
+                            session.start,
+                            success,
+                            "own",
+                            None,
+                            session.key,
+                        )
+                    )
+    for context in contexts:
+        # Sessions the user logs while calsync runs: seen once they have ended.
+        for session in own_sessions(user, config, context.week):
+            counter += 1
+            success = default_success if session.success is None else session.success
+            pending.append(
+                _Pending(
+                    session.end,
+                    counter,
+                    session.task,
+                    session.start,
+                    success,
+                    "own",
+                    None,
+                    session.key,
+                )
+            )
 
     def feed(until: datetime) -> None:
         nonlocal pending, fed
@@ -1012,7 +1267,7 @@ def simulate_learner(
         if outcome in ("completed", "moved"):
             lines = []
             if draw[2] < user.rating_prob:
-                rating = float(np.clip(value + rng.normal(0.0, 0.1), 0.0, 1.0))
+                rating = float(np.clip(value + rng.normal(0.0, rating_noise), 0.0, 1.0))
                 lines.append(f"success: {rating:.2f}")
             if draw[3] < user.energy_prob:
                 level = user.regime(context.week).energy[slot_of(start, tz)]
@@ -1059,7 +1314,9 @@ def simulate_learner(
     try:
         for context in contexts:
             # The plan's horizon reaches into next week: its meetings are known too.
-            following = user.meetings(context.week + 1)
+            following = user.meetings(context.week + 1) + own_events(
+                own_sessions(user, config, context.week + 1)
+            )
             busy = busy_periods([*context.events, *following], params.buffer, tz)
             monday = START + timedelta(weeks=context.week)
             for offset in range(7):
@@ -1160,19 +1417,23 @@ def run_user(
     index: int,
     weeks: int,
     learners: Sequence[str],
-    task_types: Sequence[Mapping[str, Any]] = EXAMPLE_TASK_TYPES,
+    task_types: Sequence[Mapping[str, Any]] | None = None,
     replan: str = "daily",
+    family: str = "shared",
 ) -> dict[str, Any]:
-    """Simulate one user under every learner (same user, meetings and grids for all).
+    """Simulate one user of ``family`` under every learner (same user, meetings and grids for all).
 
-    ``replan`` is how often calsync re-plans (:data:`REPLANS`).
+    ``replan`` is how often calsync re-plans (:data:`REPLANS`); ``task_types``
+    defaults to the family's (:func:`family_task_types`).
 
     Returns:
         ``{"user": {...description...}, "learners": {name: items}}``.
 
     """
+    if task_types is None:
+        task_types = family_task_types(seed, index, family)
     names = [t["name"] for t in task_types]
-    user = make_user(seed, index, names, weeks)
+    user = make_user(seed, index, names, weeks, family)
     config = user_config(user, task_types)
     params = plan_params(config)
     contexts = [week_context(user, config, params, week) for week in range(weeks)]
