@@ -33,7 +33,13 @@ from hypothesis import strategies as st
 from calsync.clock import FixedClock
 from calsync.errors import CalsyncError, SourceCancelledError, SourceError
 from calsync.sources.ics import IcsSource
-from calsync.sources.ics_parse import FeedRequest, ParseLimits, parse_feed, parse_isolated
+from calsync.sources.ics_parse import (
+    FeedRequest,
+    ParseLimits,
+    check_rule,
+    parse_feed,
+    parse_isolated,
+)
 
 from . import hostile_ics as hostile
 from .test_sources_ics import FEED
@@ -384,3 +390,31 @@ def test_a_hostile_source_beside_a_good_one_in_the_daemon(tmp_path: Path) -> Non
     # A stopped parse records no failure (the source is polled again at the next start).
     assert "hostile-b" not in errors
     print(f"SIGTERM to exit: {latency:.2f} s")
+
+
+@pytest.mark.parametrize(
+    ("rule", "start_year", "problem"),
+    [
+        ("FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=30", 2026, None),
+        ("FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU", 1970, None),
+        ("FREQ=DAILY", 1, None),  # 740k days: under the cap, left to the time budget
+        ("FREQ=HOURLY;UNTIL=19010101T000000Z", 1900, None),
+        ("FREQ=HOURLY", 1900, "steps"),
+        ("FREQ=SECONDLY", 2026, "not supported"),
+        ("FREQ=DAILY;INTERVAL=0", 2026, "out of range"),
+        ("FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30,31", 2026, "never meet"),
+        ("FREQ=YEARLY;BYWEEKNO=54", 2026, "out of range"),
+        ("FREQ=DAILY;COUNT=x", 2026, "not a number"),
+    ],
+)
+def test_rules_are_checked_before_expansion(
+    rule: str, start_year: int, problem: str | None
+) -> None:
+    found = check_rule(rule, start_year, hostile.NOW)
+    assert found is None if problem is None else problem in (found or "")
+
+
+def test_a_feed_whose_every_event_is_broken_fails_and_keeps_the_last_good_state() -> None:
+    body = hostile.feed(hostile.series("FREQ=SECONDLY"), goods=False)
+    with pytest.raises(SourceError, match=r"every event in the feed is broken \(1 skipped\)"):
+        source(isolate=False).parse(body)

@@ -382,7 +382,7 @@ def check_rule(text: str, dtstart_year: int | None, window_end: datetime) -> str
     Refused: no or an unknown ``FREQ``; ``SECONDLY`` and ``MINUTELY``;
     ``INTERVAL`` < 1 or > 1000; ``COUNT`` < 1; numbers out of their RFC 5545
     ranges; ``BYMONTH``/``BYMONTHDAY`` pairs that never meet; and rules whose
-    estimated work from DTSTART to the window's end exceeds
+    estimated work from DTSTART to the window's end (or UNTIL) exceeds
     :data:`MAX_RULE_STEPS`.
     """
     parts: dict[str, str] = {}
@@ -437,8 +437,10 @@ def check_rule(text: str, dtstart_year: int | None, window_end: datetime) -> str
         and all(day > _MONTH_DAYS[month - 1] for month in months for day in month_days)
     ):
         return "BYMONTH and BYMONTHDAY never meet"
+    until = re.match(r"\s*(\d{4})", parts.get("UNTIL", ""))
+    last_year = min(window_end.year, int(until.group(1))) if until else window_end.year
     if dtstart_year is not None:
-        span = (window_end.year - dtstart_year + 1) * _FREQ_SECONDS["YEARLY"]
+        span = (last_year - dtstart_year + 1) * _FREQ_SECONDS["YEARLY"]
         steps = max(span, 0) / (_FREQ_SECONDS[freq] * interval)
         for key, (coarsest_finer, factor) in _EXPANDS.items():
             if key in values and _ORDER.index(freq) > _ORDER.index(coarsest_finer) - 1:
@@ -961,6 +963,10 @@ def parse_isolated(request: FeedRequest, cancel: threading.Event | None = None) 
                 try:
                     outcome = receiver.recv()
                 except (EOFError, OSError, pickle.UnpicklingError) as err:
+                    if cancel.is_set():  # a shutdown signal reached the child too
+                        raise SourceCancelledError(
+                            f"{name}: parsing stopped: calsync is stopping"
+                        ) from err
                     raise SourceError(
                         f"{name}: the parser process died (exit code {process.exitcode}); "
                         f"the feed may need more than {request.limits.max_parse_memory_mb} MB "
