@@ -159,7 +159,9 @@ def private_file(path: Path, *, create: bool = True) -> None:
     With ``create=False`` a missing file stays missing. A file of another
     user, or one that is not a regular file, is left alone.
     """
-    flags = os.O_RDWR | (os.O_CREAT if create else 0)
+    # Read-only is enough for fstat/fchmod (and works on a read-only database);
+    # O_NONBLOCK keeps a FIFO in its place from blocking the open.
+    flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_CREAT if create else 0)
     try:
         fd = os.open(path, flags, 0o600)
     except FileNotFoundError:
