@@ -12,7 +12,7 @@ import pytest
 
 from calsync.clock import FixedClock
 from calsync.config import parse_config
-from calsync.errors import TargetOwnershipError
+from calsync.errors import TargetError, TargetOwnershipError
 from calsync.service import Calsync
 from calsync.service import open as open_calsync
 from calsync.targets.base import BlockContent
@@ -215,3 +215,59 @@ def test_build_target_uses_the_google_sources_token(google: FakeGoogle, tmp_path
     target = build_target(config, config.targets[0], FixedClock(MONDAY))
     assert target.create(content()) == "cs0001"
     assert google.api_requests("POST")[0]["auth"] == "Bearer valid-token"
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation", "call"),
+    [
+        ("404", "insert", "create"),  # crashed the run with NotFound before
+        ("410", "insert", "create"),
+        ("truncated", "list", "list"),  # crashed the run with a JSONDecodeError before
+        ("garbage", "list", "list"),
+        ("wrong_types", "insert", "create"),
+        ("truncated", "get", "get"),
+    ],
+)
+def test_every_google_failure_is_a_target_error(
+    google: FakeGoogle, kind: str, operation: str, call: str
+) -> None:
+    target = make_target(google)
+    google.inject(kind, operation)
+    calls = {
+        "create": lambda: target.create(content()),
+        "list": target.list_owned,
+        "get": lambda: target.get_owned("cs0001"),
+    }
+    with pytest.raises(TargetError) as caught:
+        calls[call]()
+    assert caught.value.__cause__ is not None  # translated at the boundary, `raise … from`
+
+
+def test_a_404_on_insert_stops_the_cycle_cleanly_and_the_next_converges(
+    google: FakeGoogle, cs: Calsync
+) -> None:
+    target = make_target(google)
+    google.inject("404", "insert", nth=3)
+    failed = run_cycle(cs, target)
+    assert failed.error is not None
+    assert "404" in failed.error
+    google.clear_faults()
+    healed = run_cycle(cs, target)
+    assert healed.error is None
+    owned = target.list_owned()
+    assert len(owned) == len({(e.start, e.summary) for e in owned}) == len(healed.plan) == 5
+    assert run_cycle(cs, target).actions == []
+
+
+def test_truncated_json_on_the_listing_stops_the_cycle_before_anything_is_learned(
+    google: FakeGoogle, cs: Calsync
+) -> None:
+    target = make_target(google)
+    run_cycle(cs, target)
+    google.remove("primary", target.list_owned()[0].remote_id)  # the user deletes one
+    google.inject("truncated", "list")
+    failed = run_cycle(cs, target)
+    assert failed.error is not None
+    assert (failed.learned, failed.observed, failed.actions) == (0, {}, [])
+    google.clear_faults()
+    assert run_cycle(cs, target).observed == {"declined": 1}
