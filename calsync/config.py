@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from calsync.errors import ConfigError, ConfigProblem
-from calsync.files import special_file_problem
+from calsync.errors import ConfigError, ConfigProblem, SourceError
+from calsync.files import read_regular_file, special_file_problem
 from calsync.learning.evidence import EvidenceParams
 from calsync.learning.habits import DAY_GROUPS, LearningParams, MergeParams
 from calsync.learning.planner import ScoringParams
@@ -44,6 +44,8 @@ from calsync.text import quote
 logger = logging.getLogger(__name__)
 
 APP_NAME = "calsync"
+#: Largest configuration file read (a real one is a few kilobytes).
+MAX_CONFIG_BYTES = 1_000_000
 CONFIG_FILE_NAME = "config.toml"
 DATABASE_FILE_NAME = "calsync.db"
 
@@ -1022,10 +1024,13 @@ def load_config(path: Path | None = None) -> Config:
             return embedded_default()
         path = candidate
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ConfigError(str(path), [ConfigProblem("<file>", "file not found")]) from err
-    except (OSError, UnicodeDecodeError) as err:
+        # A regular file of at most MAX_CONFIG_BYTES: `--config /dev/zero` or a FIFO
+        # is a problem, not a read without end.
+        text = read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8")
+    except SourceError as err:
+        problem = "file not found" if isinstance(err.__cause__, FileNotFoundError) else quote(err)
+        raise ConfigError(str(path), [ConfigProblem("<file>", problem)]) from err
+    except UnicodeDecodeError as err:
         raise ConfigError(str(path), [ConfigProblem("<file>", f"cannot read: {err}")]) from err
     return parse_config_text(text, str(path))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -191,3 +192,20 @@ def test_a_huge_unknown_key_is_quoted_briefly() -> None:
     message = str(caught.value)
     assert len(message) < 1_000
     assert "\x1b" not in message
+
+
+def test_a_config_path_that_is_not_a_regular_file_is_a_problem(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * schema.MAX_CONFIG_BYTES + "\n", encoding="utf-8")
+    for path, message in (
+        (Path("/dev/zero"), "character device"),
+        (fifo, "FIFO"),
+        (tmp_path, "directory"),
+        (big, "cap"),
+        (tmp_path / "missing.toml", "file not found"),
+    ):
+        with pytest.raises(ConfigError, match=message) as caught:
+            load_config(path)
+        assert str(path) in str(caught.value)
