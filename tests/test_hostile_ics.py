@@ -46,8 +46,9 @@ from .test_sources_ics import FEED
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CLOCK = FixedClock(hostile.NOW)
-#: Seconds one hostile feed may take, child start-up included (worst measured: about 2 s).
-WALL_BOUND = 10.0
+#: Seconds one hostile feed may take, child start-up included (worst measured: 3.8 s on
+#: an idle 2-core machine, 11.6 s with three other test runs beside it: the 100k-event feed).
+WALL_BOUND = 20.0
 #: Peak resident memory of the parsing child (worst measured: about 270 MB, the 100k-event feed).
 MEMORY_BOUND_MB = 512
 #: The per-series time budget in these tests (shipped default: 2 s).

@@ -363,17 +363,37 @@ _NUMERIC_RANGES = {
 }
 _BYDAY = re.compile(r"^([+-]?)(\d{0,2})(MO|TU|WE|TH|FR|SA|SU)$")
 _MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-#: How many values of a finer BY-rule one period of a frequency can hold.
-_EXPANDS = {
-    "BYSECOND": ("MINUTELY", 1),
-    "BYMINUTE": ("HOURLY", 1),
-    "BYHOUR": ("DAILY", 1),
-    "BYDAY": ("WEEKLY", 5),
-    "BYMONTHDAY": ("MONTHLY", 1),
-    "BYYEARDAY": ("YEARLY", 1),
-    "BYWEEKNO": ("YEARLY", 7),
-    "BYMONTH": ("YEARLY", 31),
+#: The coarsest frequency at which a BY-rule expands the period (finer: it only filters).
+_EXPANDS_FROM = {
+    "BYSECOND": "MINUTELY",
+    "BYMINUTE": "HOURLY",
+    "BYHOUR": "DAILY",
+    "BYDAY": "WEEKLY",
+    "BYMONTHDAY": "MONTHLY",
+    "BYYEARDAY": "YEARLY",
+    "BYWEEKNO": "YEARLY",
+    "BYMONTH": "YEARLY",
 }
+
+
+def _per_period(freq: str, values: dict[str, list[int]]) -> float:
+    """About how many candidates dateutil builds per period of ``freq``."""
+    count = 1.0
+    for key, coarsest in _EXPANDS_FROM.items():
+        if key not in values or _ORDER.index(freq) < _ORDER.index(coarsest):
+            continue
+        size = float(len(values[key]))
+        if key == "BYDAY":
+            if "BYMONTHDAY" in values or "BYYEARDAY" in values:
+                continue  # intersected with the days, not multiplied
+            if freq == "MONTHLY" or "BYMONTH" in values or "BYWEEKNO" in values:
+                size *= 5
+            elif freq == "YEARLY":
+                size *= 53
+        elif key == "BYWEEKNO":
+            size *= 7
+        count *= max(size, 1.0)
+    return count
 
 
 def check_rule(text: str, dtstart_year: int | None, window_end: datetime) -> str | None:
@@ -442,9 +462,7 @@ def check_rule(text: str, dtstart_year: int | None, window_end: datetime) -> str
     if dtstart_year is not None:
         span = (last_year - dtstart_year + 1) * _FREQ_SECONDS["YEARLY"]
         steps = max(span, 0) / (_FREQ_SECONDS[freq] * interval)
-        for key, (coarsest_finer, factor) in _EXPANDS.items():
-            if key in values and _ORDER.index(freq) > _ORDER.index(coarsest_finer) - 1:
-                steps *= max(len(values[key]), 1) * (factor if key == "BYDAY" else 1)
+        steps *= _per_period(freq, values)
         if steps > MAX_RULE_STEPS:
             return f"expanding it would take about {steps:.0f} steps"
     return None
@@ -605,6 +623,10 @@ def _compare_key(value: date) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
+#: How far icalendar expands a VTIMEZONE's rules.
+_ZONE_RULES_END = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 class _Parser:
     """One feed's parse (in whichever process runs it)."""
 
@@ -660,14 +682,18 @@ class _Parser:
                 _value((zone.props.get("TZID") or [b":?"])[0]).decode("utf-8", "replace"), 80
             )
             problem = zone.problem
-            if problem is None:
-                for line in zone.lines:
-                    if _name_of(line) == "RRULE":
-                        rule = _value(line).decode("utf-8", "replace")
-                        if not re.search(r"FREQ=YEARLY", rule, re.IGNORECASE):
-                            problem = "a time zone rule that is not yearly"
-                        elif (problem := check_rule(rule, 1900, self.request.end)) is not None:
-                            break
+            for line in zone.lines if problem is None else []:
+                if _name_of(line) != "RRULE":
+                    continue
+                rule = _value(line).decode("utf-8", "replace")
+                # icalendar lists every transition of a zone's rule up to the year 9999.
+                problem = (
+                    check_rule(rule, 1, _ZONE_RULES_END)
+                    if re.search(r"FREQ=YEARLY", rule, re.IGNORECASE)
+                    else "a time zone rule that is not yearly"
+                )
+                if problem is not None:
+                    break
             if problem is not None:
                 self.report.warn(f"ignoring the time zone {tzid}: {problem}")
                 continue
