@@ -34,6 +34,7 @@ from calsync.clock import FixedClock
 from calsync.errors import CalsyncError, SourceCancelledError, SourceError
 from calsync.sources.ics import IcsSource
 from calsync.sources.ics_parse import (
+    CHILD_GRACE_SECONDS,
     FeedRequest,
     ParseLimits,
     check_rule,
@@ -180,6 +181,19 @@ def test_a_parse_over_its_deadline_fails_the_source_and_leaves_no_process() -> N
     with pytest.raises(SourceError, match=r"longer than 1 s \(the source's max_parse_seconds\)"):
         parse_isolated(_request(hostile.slow_feed(), max_parse_seconds=1.0))
     assert time.monotonic() - started < 1.0 + SERIES_SECONDS + 3.5
+    assert multiprocessing.active_children() == []
+
+
+def test_a_child_stuck_inside_one_series_is_killed_by_the_parent() -> None:
+    # HOURLY on February's 31st-from-last: passes every cheap check, then dateutil
+    # walks hour by hour towards the year 9999 inside one call. With a series budget
+    # longer than the feed's deadline only the parent's kill can end it.
+    body = hostile.feed(hostile.series("FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=-31"), goods=False)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r"longer than 1 s"):
+        parse_isolated(_request(body, max_parse_seconds=1.0, max_series_seconds=60.0))
+    elapsed = time.monotonic() - started
+    assert CHILD_GRACE_SECONDS + 1.0 <= elapsed < CHILD_GRACE_SECONDS + 4.0
     assert multiprocessing.active_children() == []
 
 

@@ -57,6 +57,7 @@ from calsync.text import quote
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "CHILD_GRACE_SECONDS",
     "MAX_DEPTH",
     "MAX_LINE_BYTES",
     "FeedRequest",
