@@ -105,6 +105,9 @@ def recurrence_cases() -> Iterator[Case]:
     yield Case(c, "interval-0", feed(series("FREQ=DAILY;INTERVAL=0")), SKIPPED)
     yield Case(c, "interval-negative", feed(series("FREQ=DAILY;INTERVAL=-3")), SKIPPED)
     yield Case(c, "interval-huge", feed(series("FREQ=DAILY;INTERVAL=" + "9" * 40)), SKIPPED)
+    yield Case(
+        c, "interval-3000-digits", feed(series("FREQ=DAILY;INTERVAL=" + "9" * 3000)), SKIPPED
+    )
     yield Case(c, "count-0", feed(series("FREQ=DAILY;COUNT=0")), SKIPPED)
     yield Case(c, "count-huge", feed(series("FREQ=DAILY;COUNT=999999999")), KEPT)
     yield Case(c, "no-freq", feed(series("COUNT=3")), SKIPPED)

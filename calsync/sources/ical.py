@@ -24,6 +24,7 @@ from typing import Any
 
 from calsync.errors import CalsyncError
 from calsync.model import Event, EventStatus, Transparency
+from calsync.text import quote
 
 logger = logging.getLogger(__name__)
 
@@ -104,5 +105,7 @@ def component_to_event(
             suggestion_id=str(component["X-CALSYNC-ID"]) if "X-CALSYNC-ID" in component else None,
         )
     except (KeyError, ValueError, TypeError, CalsyncError) as err:
-        logger.warning("%s: skipping event %s: %s", source, uid or "without UID", err)
+        logger.warning(
+            "%s: skipping event %s: %s", source, quote(uid or "without UID"), quote(err, 200)
+        )
         return None

@@ -425,9 +425,9 @@ def check_rule(text: str, dtstart_year: int | None, window_end: datetime) -> str
     except ValueError:
         return "INTERVAL or COUNT is not a number"
     if not 1 <= interval <= 1000:
-        return f"INTERVAL={interval} is out of range (1 to 1000)"
+        return f"INTERVAL={quote(interval, 20)} is out of range (1 to 1000)"
     if count is not None and count < 1:
-        return f"COUNT={count} is below 1"
+        return f"COUNT={quote(count, 20)} is below 1"
     values: dict[str, list[int]] = {}
     for key, (low, high, signed) in _NUMERIC_RANGES.items():
         if key not in parts:
@@ -442,7 +442,7 @@ def check_rule(text: str, dtstart_year: int | None, window_end: datetime) -> str
         for number in numbers:
             size = -number if signed and number < 0 else number
             if not low <= size <= high or (signed and number == 0):
-                return f"{key}={number} is out of range"
+                return f"{key}={quote(number, 20)} is out of range"
         values[key] = numbers
     if "BYDAY" in parts:
         days = parts["BYDAY"].upper().split(",")
