@@ -10,7 +10,9 @@ Jobs, all run one at a time by a single worker thread (so they never race):
 * ``insights`` every ``daemon.insights_hours`` (24): insights from behaviour.
 
 One instance per state directory (an exclusive ``flock`` on
-``calsync.lock``). SIGTERM/SIGINT let the running job finish, then exit 0;
+``calsync.lock``). SIGTERM/SIGINT let the running job finish, then exit 0
+(a running ICS parse is killed at once and the cycle polls no further
+source, so the answer comes within seconds whatever a feed does);
 SIGHUP reloads the configuration — an invalid one is refused, the old one
 kept and the reason logged. Under systemd (``Type=notify``) calsync sends
 ``READY=1``, ``STATUS=`` lines and ``WATCHDOG=1`` pings. A ``status.json`` in

@@ -1014,6 +1014,8 @@ def parse_isolated(request: FeedRequest, cancel: threading.Event | None = None) 
     for logger_name, level, message in records:
         logging.getLogger(logger_name).log(level, "%s", message)
     if kind != "ok":
+        if cancel.is_set():  # e.g. SIGINT reached the child with the rest of the group
+            raise SourceCancelledError(f"{name}: parsing stopped: calsync is stopping")
         raise SourceError(str(payload))
     result: ParseResult = payload
     logger.debug(
