@@ -182,11 +182,12 @@ class Daemon:
         self.config, self.cs, self.sources, self.targets = config, cs, sources, targets
 
     def close(self) -> None:
-        """Close everything and release the lock."""
+        """Close everything and release the lock (and allow ICS parses again)."""
         if self.cs is not None:
             self.cs.close()
             self.cs = None
         self._lock.release()
+        reset_cancel()
 
     def __enter__(self) -> Daemon:
         self.open()
