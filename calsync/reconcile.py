@@ -42,9 +42,11 @@ LIVE = ("creating", "active", "moving", "deleting", "user_moved", "missing")
 COUNTED = ("active", "user_moved", "done", "declined", "gone", "lost")
 #: Live statuses of blocks calsync believes are in the target right now.
 VISIBLE = ("active", "moving", "user_moved", "missing")
-#: A listing that misses at least this many visible blocks, and more than
-#: half of them, is a *mass absence* (see :func:`is_mass_absence`).
+#: A listing that misses at least this many visible blocks, and leaves fewer
+#: than a fifth of them, is a *mass absence* (see :func:`is_mass_absence`).
 MASS_ABSENCE_MIN = 3
+#: The share of visible blocks below which what is left counts as "far fewer".
+MASS_ABSENCE_LEFT = 0.2
 
 
 @dataclass(frozen=True)
@@ -124,13 +126,16 @@ def is_mass_absence(rows: Sequence[SuggestionRow], absent: Collection[str]) -> b
     """Whether the absences look like a calendar that lost blocks rather than a user's edits.
 
     True when at least :data:`MASS_ABSENCE_MIN` of the visible blocks (the
-    ones calsync believes are in the target) are absent, and more than half
-    of them. Like vdirsyncer's guard against an empty storage: one empty
-    answer must not be read as "the user deleted everything".
+    ones calsync believes are in the target) are absent and fewer than
+    :data:`MASS_ABSENCE_LEFT` of them are left (none, or far fewer). Like
+    vdirsyncer's guard against an empty storage: a calendar that suddenly
+    holds (almost) none of calsync's blocks — the wrong calendar, a server
+    that lost them — must not be read as "the user deleted everything".
     """
     visible = [row for row in rows if row.status in VISIBLE]
     missing = [row for row in visible if row.id in absent]
-    return len(missing) >= MASS_ABSENCE_MIN and 2 * len(missing) > len(visible)
+    left = len(visible) - len(missing)
+    return len(missing) >= MASS_ABSENCE_MIN and left < MASS_ABSENCE_LEFT * len(visible)
 
 
 @dataclass(frozen=True)

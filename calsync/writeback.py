@@ -363,8 +363,14 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         for r in observation.rows
         if r.status in ("active", "user_moved", "missing") or r.id in unconfirmed
     ]
-    # Blocks calsync cannot see right now stay where they are: not moved, not replaced.
-    held = {r.id for r in current if r.status == "missing" or r.id in unconfirmed}
+    # Blocks calsync cannot see right now stay where they are: not moved, not replaced
+    # (nor those only a fetch by id found: a CalDAV block in a renamed calendar).
+    listed_ids = {e.suggestion_id for e in ownership.ours}
+    held = {
+        r.id
+        for r in current
+        if r.status == "missing" or r.id in unconfirmed or r.id not in listed_ids
+    }
     history.update({r.id: r for r in observation.rows})
     plan = plan_blocks(
         specs,

@@ -87,12 +87,15 @@ def test_only_confirmed_absences_change_anything() -> None:
 
 def test_a_mass_absence_is_held_then_lost_never_declined() -> None:
     rows = [row(s) for s in "abcde"]
-    assert not is_mass_absence(rows, {"a", "b"})  # two deletions: the user's
-    assert not is_mass_absence(rows[:4], {"a", "b"})  # half is not more than half
-    assert is_mass_absence(rows, {"a", "b", "c"})
+    assert not is_mass_absence(rows, {"a", "b", "c", "d"})  # one of five left: the user's
+    assert is_mass_absence(rows, set("abcde"))  # none left
     assert not is_mass_absence(rows[:2], {"a", "b"})  # fewer than three: the user's
-    held = observe(rows, [event("d"), event("e")], NOW, {"a", "b", "c"}, mass=True)
-    assert [r.status for r in held.rows] == ["missing"] * 3 + ["active"] * 2
+    many = [row(f"r{i}") for i in range(46)]
+    assert is_mass_absence(many, {f"r{i}" for i in range(37)})  # 9 of 46 left: far fewer
+    assert not is_mass_absence(many, {f"r{i}" for i in range(36)})
+    assert not is_mass_absence([*rows, row("x", "declined")], set("abcd"))  # only visible count
+    held = observe(rows, [event("e")], NOW, {"a", "b", "c", "d"}, mass=True)
+    assert [r.status for r in held.rows] == ["missing"] * 4 + ["active"]
     back = observe(held.rows, [event(s) for s in "bcde"], NOW, {"a"}, mass=False)
     assert [r.status for r in back.rows] == ["lost", "active", "active", "active", "active"]
 

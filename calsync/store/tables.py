@@ -230,6 +230,7 @@ suggestions = Table(
     Column("end", UTCDateTime(), nullable=False),
     Column("score", Float, nullable=False),
     # creating | active | moving | deleting | user_moved | declined | done | retracted | gone
+    # | missing (absent in a mass absence, held) | lost (confirmed so twice; nothing learned)
     Column("status", String(20), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
