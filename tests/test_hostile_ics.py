@@ -429,7 +429,13 @@ def test_rules_are_checked_before_expansion(
     assert found is None if problem is None else problem in (found or "")
 
 
-def test_a_feed_whose_every_event_is_broken_fails_and_keeps_the_last_good_state() -> None:
-    body = hostile.feed(hostile.series("FREQ=SECONDLY"), goods=False)
-    with pytest.raises(SourceError, match=r"every event in the feed is broken \(1 skipped\)"):
-        source(isolate=False).parse(body)
+def test_a_feed_of_only_bad_events_is_empty_but_an_unreadable_one_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    only_bad = hostile.feed(hostile.series("FREQ=SECONDLY"), goods=False)
+    with caplog.at_level(logging.WARNING, logger="calsync"):
+        assert source(isolate=False).parse(only_bad) == []
+    assert any("broken series hostile" in m for m in messages(caplog))
+    unclosed = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nEND:VCALENDAR\r\n"
+    with pytest.raises(SourceError, match="malformed ICS feed: no component is well-formed"):
+        source(isolate=False).parse(unclosed)

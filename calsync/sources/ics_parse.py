@@ -789,6 +789,12 @@ class _Parser:
         request = self.request
         split = split_feed(request.body, self.limits.max_components)
         self.stats.components = len(split.components)
+        if split.components and all(c.problem for c in split.components):
+            # Nothing in it is well-formed: an unreadable container, not a feed of bad events.
+            raise SourceError(
+                f"malformed ICS feed: no component is well-formed "
+                f"(the first: {split.components[0].problem})"
+            )
         for warning in split.warnings:
             self.report.warn(warning)
         header = self._header(split)
@@ -811,7 +817,6 @@ class _Parser:
                     f"{quote(key or 'an event without UID')}"
                 )
         events: list[Event] = []
-        broken = 0
         for uid, parts in groups.items():
             self._over_time()
             self.stats.series += 1
@@ -834,15 +839,9 @@ class _Parser:
             else:
                 events += found
                 continue
-            broken += 1
             self.stats.skipped += 1
             self.report.warn(f"skipping the broken series {quote(uid)}: {reason}")
         self.report.close()
-        if broken and broken == len(groups):
-            raise SourceError(
-                f"{request.source}: every event in the feed is broken ({broken} skipped); "
-                "keeping the last good state"
-            )
         self.stats.occurrences = len(events)
         self.stats.seconds = time.monotonic() - started
         return ParseResult(events, self.stats)
