@@ -367,6 +367,13 @@ class PlanningConfig(_Section):
     max_suggested_minutes_per_day: int = Field(
         240, ge=15, le=1440, description="At most this much suggested time on one day."
     )
+    approval: Literal["automatic", "manual"] = Field(
+        "automatic",
+        description=(
+            '"automatic" writes new blocks as it plans them; "manual" only proposes them '
+            "(the web view's Plan page) until you approve one or all."
+        ),
+    )
 
 
 class DaemonConfig(_Section):
@@ -799,6 +806,22 @@ SourceConfig = Annotated[
 _STATE_DIR_EXAMPLE = "/var/lib/calsync"
 
 
+class WebConfig(_Section):
+    """The local web view and /metrics (`calsync web`, or with `calsync run`)."""
+
+    enabled: bool = Field(False, description="Also serve the web view from `calsync run`.")
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        max_length=255,
+        description=(
+            "Address to bind. Any other than 127.0.0.1/::1/localhost needs the access token "
+            "(web-token in the state directory)."
+        ),
+    )
+    port: int = Field(8765, ge=1, le=65535, description="TCP port.")
+
+
 class Config(_Section):
     """The whole calsync configuration."""
 
@@ -821,6 +844,7 @@ class Config(_Section):
     writeback: WritebackConfig = Field(WritebackConfig(), description="Suggested blocks.")
     insights: InsightsConfig = Field(InsightsConfig(), description="Insights and the LLM sync.")
     daemon: DaemonConfig = Field(DaemonConfig(), description="The service.")
+    web: WebConfig = Field(WebConfig(), description="The local web view and metrics.")
     targets: list[TargetConfig] = Field(
         [], description="Where suggestions go; none: an ICS file in the state directory."
     )
@@ -1184,6 +1208,7 @@ def render_example(timezone: str | None = None) -> str:
         "writeback": WritebackConfig,
         "insights": InsightsConfig,
         "daemon": DaemonConfig,
+        "web": WebConfig,
     }
     for section, model in section_models.items():
         out += ["", f"[{section}]"]
