@@ -367,7 +367,7 @@ def test_the_fault_matrix(
     worst = max(o.cycles_to_converge for _, _, o in results)
     with capsys.disabled():
         print(
-            f"\nGoogle fault matrix: {len(results)} cases ({len(FAULT_KINDS)} fault kinds x "
+            f"\nGoogle fault matrix: {len(results)} cases ({len(FAULT_KINDS)} fault kinds at up to "
             f"{len(POSITIONS)} positions); duplicates {sum(o.duplicates for *_, o in results)}, "
             f"lost {sum(o.lost for *_, o in results)}, "
             f"foreign writes {sum(o.foreign_writes for *_, o in results)}, "
