@@ -234,11 +234,10 @@ class CaldavTarget:
                     return None
                 if handle is not calendar:
                     logger.warning(
-                        "%s: block %s is in calendar %r, not %r (renamed?); it is not "
-                        "taken for one the user deleted",
+                        "%s: block %s is in another calendar of the account, not %r "
+                        "(renamed?); it is not taken for one the user deleted",
                         self.name,
                         uid,
-                        handle.get_display_name(),
                         self.calendar_name,
                     )
                 return next((e for c in components if (e := self._owned(c)) is not None), None)
