@@ -30,6 +30,7 @@ _PLACES: dict[type[BaseModel], Callable[[str, Any], dict[str, Any]]] = {
     schema.PlanningConfig: lambda k, v: {"planning": {k: v}},
     schema.DaemonConfig: lambda k, v: {"daemon": {k: v}},
     schema.InsightsConfig: lambda k, v: {"insights": {k: v}},
+    schema.WebConfig: lambda k, v: {"web": {k: v}},
     schema.OpenAIConfig: lambda k, v: {"insights": {"openai": {k: v}}},
     schema.TaskTypeConfig: lambda k, v: {"task_types": [{**_TASK, k: v}]},
     schema.WeeklyTarget: lambda k, v: {"task_types": [{**_TASK, "weekly_target": {k: v}}]},
