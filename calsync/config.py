@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from calsync.errors import ConfigError, ConfigProblem, SourceError
 from calsync.files import read_regular_file, special_file_problem
+from calsync.learning.adaptive import AdaptiveParams
 from calsync.learning.evidence import EvidenceParams
 from calsync.learning.habits import DAY_GROUPS, LearningParams, MergeParams
 from calsync.learning.planner import ScoringParams
@@ -225,6 +226,75 @@ class LearningConfig(_Section):
         le=1_000.0,
         description="Evidence learner: how many ratings the energy prior is worth in each slot.",
     )
+    adaptive_neighbour_strength: float = Field(
+        AdaptiveParams.neighbour_strength,
+        ge=0.0,
+        le=10_000.0,
+        description=(
+            "Adaptive learner: most outcomes the neighbouring hours' and similar days' rate "
+            "is worth in a slot."
+        ),
+    )
+    adaptive_pool_strength: float = Field(
+        AdaptiveParams.pool_strength,
+        ge=0.0,
+        le=100.0,
+        description="Adaptive learner: most outcomes another task type's rate is worth in a slot.",
+    )
+    adaptive_agreement_prior: float = Field(
+        AdaptiveParams.agreement_prior,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Adaptive learner: how much a task type borrows from another before their "
+            "outcomes show whether they agree."
+        ),
+    )
+    adaptive_agreement_scale: float = Field(
+        AdaptiveParams.agreement_scale,
+        ge=0.001,
+        le=100.0,
+        description=(
+            "Adaptive learner: nats of predictive gain that move a pair's borrowing by one "
+            "logit unit."
+        ),
+    )
+    adaptive_long_half_life_days: float = Field(
+        AdaptiveParams.long_half_life_days,
+        ge=30.0,
+        le=3_650.0,
+        description="Adaptive learner: half-life of the long memory (days).",
+    )
+    adaptive_short_half_life_days: float = Field(
+        AdaptiveParams.short_half_life_days,
+        ge=1.0,
+        le=30.0,
+        description="Adaptive learner: half-life of the recent memory (days).",
+    )
+    adaptive_score_half_life_days: float = Field(
+        AdaptiveParams.score_half_life_days,
+        ge=1.0,
+        le=365.0,
+        description="Adaptive learner: half-life of the change and agreement scores (days).",
+    )
+    adaptive_change_threshold: float = Field(
+        AdaptiveParams.change_threshold,
+        ge=0.0,
+        le=1_000.0,
+        description=(
+            "Adaptive learner: nats by which the recent memory must out-predict the long one "
+            "before a change of routine is taken as detected."
+        ),
+    )
+    adaptive_change_keep: float = Field(
+        AdaptiveParams.change_keep,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Adaptive learner: share of the older evidence kept when a change of routine is "
+            "detected."
+        ),
+    )
 
     def params(self) -> LearningParams:
         """The pure core's view of the EMA parameters."""
@@ -242,6 +312,28 @@ class LearningConfig(_Section):
             pool_weight=self.pool_weight,
             half_life_days=self.half_life_days,
             energy_prior_weight=self.energy_prior_weight,
+        )
+
+    def adaptive_params(self) -> AdaptiveParams:
+        """The pure core's view of the adaptive learner's parameters.
+
+        The prior weight and the neighbourhood (hour width, similar and other
+        day weights) are the evidence learner's keys.
+        """
+        return AdaptiveParams(
+            prior_weight=self.prior_weight,
+            hour_width=self.hour_width,
+            similar_day_weight=self.similar_day_weight,
+            other_day_weight=self.other_day_weight,
+            neighbour_strength=self.adaptive_neighbour_strength,
+            pool_strength=self.adaptive_pool_strength,
+            agreement_prior=self.adaptive_agreement_prior,
+            agreement_scale=self.adaptive_agreement_scale,
+            long_half_life_days=self.adaptive_long_half_life_days,
+            short_half_life_days=self.adaptive_short_half_life_days,
+            score_half_life_days=self.adaptive_score_half_life_days,
+            change_threshold=self.adaptive_change_threshold,
+            change_keep=self.adaptive_change_keep,
         )
 
 

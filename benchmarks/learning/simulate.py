@@ -36,6 +36,7 @@ from calsync.config import EXAMPLE_TASK_TYPES, Config, parse_config
 from calsync.inference import KnownSuggestion, busy_periods, infer_suggestion_outcomes
 from calsync.insights.interpret import PARTS_OF_DAY, RulesInterpreter
 from calsync.insights.sync import energy_profile
+from calsync.learning.adaptive import AdaptiveParams, AdaptiveState, adaptive_arrays, observe
 from calsync.learning.evidence import (
     EvidenceParams,
     SlotEvidence,
@@ -725,6 +726,61 @@ class EvidenceLearner:
         return posterior_arrays(self.habits, self.params, prior=prior), energy
 
 
+class AdaptiveLearner:
+    r"""The adaptive learner (:mod:`calsync.learning.adaptive`) on in-memory state.
+
+    Every outcome — completion, skip or the user's own logged session — is
+    :func:`~calsync.learning.adaptive.observe`\ d at the outcome's start; the
+    habit arrays are :func:`~calsync.learning.adaptive.adaptive_arrays`, the
+    energy array is the evidence learner's (same ratings, same prior, the
+    interpreter sync's adjustments merged into it).
+    """
+
+    def __init__(self, config: Config, params: AdaptiveParams | None = None):
+        self.params = params or config.learning.adaptive_params()
+        self.energy_params = config.learning.evidence_params()
+        self.tasks = [t.name for t in config.task_types]
+        self.state = AdaptiveState()
+        self.energy = SlotEvidence()
+        self.merge = config.merge.params()
+        self.neutral = config.learning.neutral_value
+        self.prior = population_prior(self.neutral)
+        self.energy_adjustments: list[Adjustment] = []
+
+    def adjust(self, adjustments: Sequence[Adjustment]) -> None:
+        """Take an interpreter sync's energy adjustments (the latest set replaces the last)."""
+        self.energy_adjustments = list(adjustments)
+
+    def update(
+        self,
+        task: str,
+        slot: int,
+        success: float,
+        kind: str,
+        *,
+        energy_after: float | None = None,
+        start: datetime | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Observe the outcome (and add its energy rating to the energy evidence)."""
+        assert start is not None, "the adaptive learner needs the outcome's start"
+        self.state = observe(self.state, task, slot, success, start, self.params, prior=self.prior)
+        if energy_after is not None:
+            self.energy = add_outcome(self.energy, slot, energy_after, start, self.energy_params)
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The adaptive habit arrays and the evidence learner's energy array."""
+        energy = energy_array(
+            self.energy,
+            self.energy_params,
+            neutral=self.neutral,
+            adjustments=self.energy_adjustments,
+            merge=self.merge,
+        )
+        habits = adaptive_arrays(self.state, self.tasks, self.params, prior=self.prior)
+        return habits, energy
+
+
 class StoreLearner:
     """A learner through a real :class:`calsync.service.Calsync` on in-memory SQLite.
 
@@ -905,12 +961,16 @@ LearnerFactory = Callable[[SimUser, Config, FixedClock], Learner]
 WEEKLY_ONLY = frozenset({"oracle", "noisy_oracle"})
 
 #: Learners that also get the interpreter's adjustments of the users' stated truths.
-WITH_INSIGHTS = frozenset({"evidence_insights", "evidence_insights_store", "ema_insights"})
+WITH_INSIGHTS = frozenset(
+    {"evidence_insights", "evidence_insights_store", "ema_insights", "adaptive_insights"}
+)
 
 #: Learner name → factory; ``seed_ema_store`` and ``ema_skips_store`` are the slow twins.
 LEARNERS: dict[str, LearnerFactory] = {
     "evidence": lambda user, config, clock: EvidenceLearner(config),
     "evidence_insights": lambda user, config, clock: EvidenceLearner(config),
+    "adaptive": lambda user, config, clock: AdaptiveLearner(config),
+    "adaptive_insights": lambda user, config, clock: AdaptiveLearner(config),
     "seed_ema": lambda user, config, clock: SeedEMA(config),
     "ema_skips": lambda user, config, clock: SeedEMA(config, learn_skips=True),
     "ema_insights": lambda user, config, clock: SeedEMA(config),
