@@ -37,9 +37,10 @@ from calsync.targets.base import BlockContent, OwnedEvent
 LIVE = ("creating", "active", "moving", "deleting", "user_moved", "missing")
 #: Statuses of suggestions that count toward their week's target once ended:
 #: kept (``done``, or not yet observed as such), moved by the user, deleted
-#: by the user before (``declined``) or after (``gone``) their start, or lost
-#: with most of the others (``lost``: nothing learned from it).
-COUNTED = ("active", "user_moved", "done", "declined", "gone", "lost")
+#: by the user before (``declined``) or after (``gone``) their start, held
+#: (``missing``) or lost (``lost``) with most of the others: nothing learned
+#: from those two.
+COUNTED = ("active", "user_moved", "done", "declined", "gone", "missing", "lost")
 #: Live statuses of blocks calsync believes are in the target right now.
 VISIBLE = ("active", "moving", "user_moved", "missing")
 #: A listing that misses at least this many visible blocks, and leaves fewer

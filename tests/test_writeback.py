@@ -325,6 +325,8 @@ def planned_visible(cs: Calsync, report: object) -> dict[str, tuple[datetime, da
 @example([("move", 7, 16), ("wait", 10), ("cycle",)])
 # The user deletes every block at once: a mass absence, held, then lost.
 @example([("delete", 0)] * 5 + [("cycle",), ("cycle",)])
+# Found by this test: a held block that ended did not count for its week (one re-planned).
+@example([("delete", 0)] * 5 + [("wait", 5)])
 def test_random_edits_never_touch_foreign_events_and_owned_ones_match_the_plan(
     operations: list[tuple],
 ) -> None:
