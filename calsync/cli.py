@@ -495,6 +495,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     daemon = Daemon(config, args.config, clock=clock, progress=terminal_progress)
     with daemon:
         if not args.once:
+            if config.web.enabled:  # its own store connection, beside the service's
+                from calsync.web import start_in_thread
+
+                with open_calsync(config, clock=clock) as web_cs:
+                    web = start_in_thread(web_cs, config.web.host, config.web.port)
+                    try:
+                        return daemon.run_forever()
+                    finally:
+                        web.stop()
             return daemon.run_forever()
         summary = daemon.run_once()
         assert daemon.cs is not None
@@ -533,6 +542,29 @@ def _print_once(cs: Calsync, summary: CycleSummary, color: bool) -> None:
                     f"{block.task_type:<14} score {block.score:.2f}  ({block.reason})"
                 )
             )
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the web view and /metrics (calsync[web])."""
+    config = _load(args)
+    host = args.host or config.web.host
+    port = args.port or config.web.port
+    try:
+        from calsync.web import serve
+        from calsync.web.security import TOKEN_FILE, is_loopback
+    except ImportError as err:
+        raise InputError(
+            f"the web view needs calsync[web]: pip install 'calsync[web]' ({err})"
+        ) from err
+    with open_calsync(config) as cs:
+        if not is_loopback(host):
+            print(
+                f"{host} is not loopback: open the view once with ?token=… "
+                f"(the token is in {config.resolved_state_dir() / TOKEN_FILE})"
+            )
+        print(f"calsync web view on http://{host}:{port}/ (Ctrl-C stops it)")
+        serve(cs, host, port)
+    return 0
 
 
 def cmd_note(args: argparse.Namespace) -> int:
@@ -750,6 +782,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour the heatmap of --once (auto: on a terminal without NO_COLOR)",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("web", help="serve the web view and /metrics (default 127.0.0.1:8765)")
+    p.add_argument("--host", help="address to bind (default: [web] host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: [web] port, 8765)")
+    p.set_defaults(func=cmd_web)
 
     p = sub.add_parser("note", help='store your own words: calsync note "I crash after lunch"')
     p.add_argument("text", nargs="+", metavar="TEXT")

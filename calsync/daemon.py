@@ -219,6 +219,7 @@ class Daemon:
     def cycle(self, force: bool = False) -> CycleSummary:
         """Poll the due sources, learn, and write back when something changed."""
         assert self.cs is not None
+        started = time.monotonic()
         summary = CycleSummary()
         due = [s for s in self.sources if self._due(s, force)]
         for number, source in enumerate(due, 1):
@@ -240,7 +241,20 @@ class Daemon:
         self.last_cycle = summary
         self.notifier.status(summary.status_line())
         self._write_status()
+        self._log_cycle(summary, started)
         return summary
+
+    def _log_cycle(self, summary: CycleSummary, started: float) -> None:
+        """Keep the cycle in ``cycles.json`` for the web view and /metrics."""
+        from calsync import cyclelog
+
+        cyclelog.record(
+            self.config.resolved_state_dir(),
+            self.clock.now(),
+            time.monotonic() - started,
+            summary.sources,
+            summary.writeback,
+        )
 
     def llm_sync(self, force: bool = False) -> Any:
         """The interpreter sync, when due (or forced)."""
@@ -261,6 +275,7 @@ class Daemon:
 
     def run_once(self) -> CycleSummary:
         """One full cycle: every source, insights, the interpreter sync, then write-back."""
+        started = time.monotonic()
         summary = CycleSummary()
         assert self.cs is not None
         for number, source in enumerate(self.sources, 1):
@@ -274,6 +289,7 @@ class Daemon:
         self._last_writeback = self.clock.now()
         self.last_cycle = summary
         self._write_status()
+        self._log_cycle(summary, started)
         return summary
 
     # ------------------------------------------------------------------ status

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from calsync.approval import UNWRITTEN, hold_for_approval, is_manual
 from calsync.clock import Clock
 from calsync.config import (
     CaldavTargetConfig,
@@ -110,6 +111,8 @@ class CycleReport:
     foreign: int = 0
     #: Absences a fetch by id could not confirm (nothing concluded from them).
     unconfirmed: int = 0
+    #: New blocks held for approval (``planning.approval = "manual"``), not written.
+    proposed: list[PlannedBlock] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for people."""
@@ -127,6 +130,8 @@ class CycleReport:
             line += f"; {self.unconfirmed} absence(s) not confirmed, nothing concluded"
         if self.foreign:
             line += f"; {self.foreign} block(s) of other installations left alone"
+        if self.proposed:
+            line += f"; {len(self.proposed)} proposed, waiting for approval"
         return line + (f"; FAILED: {self.error}" if self.error else "")
 
 
@@ -285,11 +290,14 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     tz = ZoneInfo(config.user.timezone)
     params = plan_params(config)
     report = CycleReport(target=target.name, dry_run=dry_run)
+    manual = is_manual(cs)
 
     with cs.store.read() as tx:
         installation = tx.installation_id()
         rows = tx.suggestions(user, target.name, LIVE)
-        known_ids = {r.id for r in tx.suggestions(user, target.name)}
+        # Proposals never written (approval mode) do not take their ids: a stable
+        # plan proposes the same block under the same id again.
+        known_ids = {r.id for r in tx.suggestions(user, target.name) if r.status not in UNWRITTEN}
         declined_before = [
             r for r in tx.suggestions(user, target.name, ["declined", "lost"]) if r.end > now
         ]
@@ -385,7 +393,8 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
                 r.task_type,
                 r.start,
                 r.end,
-                user_placed=r.status == "user_moved" or r.id in held,
+                # In approval mode calsync never moves a block on its own.
+                user_placed=r.status == "user_moved" or r.id in held or manual,
             )
             for r in current
         ],
@@ -416,6 +425,8 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
 
     # 3. The actions, as values.
     actions = compute_actions(plan, contents, observation.rows, remote, observation.orphans)
+    if manual:  # nothing new is written until the user approves it
+        actions, report.proposed = hold_for_approval(cs, target.name, plan, actions, dry_run)
     report.plan, report.actions = plan, actions
     if dry_run:
         return report

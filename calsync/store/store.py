@@ -528,6 +528,16 @@ class StoreTx:
             update(t.insights).where(t.insights.c.id == insight_id).values(meta=meta)
         )
 
+    def delete_insight(self, user_id: str, insight_id: int) -> InsightRow | None:
+        """Delete one of a user's insights; return it (``None``: no such insight of theirs)."""
+        found = [i for i in self.insights(user_id) if i.id == insight_id]
+        if not found:
+            return None
+        self._conn.execute(
+            delete(t.insights).where(t.insights.c.id == insight_id, t.insights.c.user_id == user_id)
+        )
+        return found[0]
+
     def insights(self, user_id: str) -> list[InsightRow]:
         """A user's insights, oldest first."""
         rows = self._conn.execute(

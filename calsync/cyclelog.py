@@ -1,0 +1,138 @@
+"""What the service's cycles did, kept in the state directory for the web view and /metrics.
+
+The daemon (``calsync run``) and the web view (``calsync web``) may be two
+processes; both read one small JSON file, ``cycles.json``, which the daemon
+replaces atomically (mode 0600) after every cycle. It holds cumulative totals
+(cycles, their duration histogram, per-source polls and failures, blocks
+written per kind) and the last :data:`KEEP` cycles for the Health page.
+Nothing from a calendar is stored in it but source and target names and
+bounded, printable error messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from calsync.text import quote
+
+if TYPE_CHECKING:
+    from calsync.ingest import SourceReport
+    from calsync.writeback import CycleReport
+
+logger = logging.getLogger(__name__)
+
+CYCLES_FILE = "cycles.json"
+#: How many recent cycles are kept for the Health page.
+KEEP = 20
+#: Upper bounds (seconds) of the cycle duration histogram's buckets.
+BUCKETS: tuple[float, ...] = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+_lock = threading.Lock()
+
+
+def empty() -> dict[str, Any]:
+    """The content of a state directory where no cycle ran yet."""
+    return {
+        "cycles": 0,
+        "failed_cycles": 0,
+        "duration_sum": 0.0,
+        "buckets": [0] * len(BUCKETS),
+        "sources": {},
+        "targets": {},
+        "blocks": {"created": 0, "moved": 0, "deleted": 0},
+        "recent": [],
+    }
+
+
+def read(state_dir: Path) -> dict[str, Any]:
+    """The recorded cycles (an empty record when the file is missing or unreadable)."""
+    try:
+        data = json.loads((state_dir / CYCLES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return empty()
+    if not isinstance(data, dict):
+        return empty()
+    base = empty()
+    base.update(data)
+    if len(base["buckets"]) != len(BUCKETS):
+        base["buckets"] = [0] * len(BUCKETS)
+    return base
+
+
+def _written(report: CycleReport) -> dict[str, int]:
+    """Blocks created, moved and deleted by one write-back (only actions carried out)."""
+    from calsync.reconcile import Create, Update
+
+    counts = {"created": 0, "moved": 0, "deleted": 0}
+    for action in report.actions[: report.written]:
+        kind = "created" if isinstance(action, Create) else "moved"
+        counts[kind if isinstance(action, Create | Update) else "deleted"] += 1
+    return counts
+
+
+def record(
+    state_dir: Path,
+    at: datetime,
+    duration: float,
+    sources: Sequence[SourceReport],
+    writeback: Sequence[CycleReport],
+) -> None:
+    """Add one cycle to ``cycles.json`` (best effort: a failure is logged, never raised)."""
+    with _lock:
+        data = read(state_dir)
+        failed = any(not s.ok for s in sources) or any(r.error for r in writeback)
+        data["cycles"] += 1
+        data["failed_cycles"] += int(failed)
+        data["duration_sum"] += duration
+        for index, bound in enumerate(BUCKETS):
+            if duration <= bound:
+                data["buckets"][index] += 1
+        for report in sources:
+            entry = data["sources"].setdefault(report.source, {"polls": 0, "failures": 0})
+            entry["polls"] += 1
+            entry["failures"] += int(not report.ok)
+        targets = []
+        for report in writeback:
+            written = _written(report)
+            for kind, count in written.items():
+                data["blocks"][kind] += count
+            error = quote(report.error) if report.error else None
+            entry = data["targets"].setdefault(report.target, {})
+            entry["last_cycle_at"] = at.isoformat()
+            if error:
+                entry["last_error"], entry["last_error_at"] = error, at.isoformat()
+            else:
+                entry["last_success_at"] = at.isoformat()
+            targets.append({"target": report.target, **written, "error": error})
+        data["recent"] = [
+            {
+                "at": at.isoformat(),
+                "duration": round(duration, 4),
+                "ok": not failed,
+                "sources": [
+                    {"source": s.source, "ok": s.ok, "learned": s.learned} for s in sources
+                ],
+                "targets": targets,
+            },
+            *data["recent"],
+        ][:KEEP]
+        _write(state_dir, data)
+
+
+def _write(state_dir: Path, data: dict[str, Any]) -> None:
+    temporary = state_dir / f".{CYCLES_FILE}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data))
+        os.replace(temporary, state_dir / CYCLES_FILE)
+    except OSError as err:
+        logger.warning("cannot write %s: %s", CYCLES_FILE, err)
