@@ -68,12 +68,25 @@ def _embedded(args: argparse.Namespace) -> bool:
     return args.config is None and not default_config_path().exists()
 
 
+def demo_state_dir() -> Path:
+    """Where the embedded default (the demo on the sample calendar) keeps its state.
+
+    A directory of its own (``demo/`` in the default state directory), so
+    nothing the made-up sample teaches reaches a real configuration's
+    database; ``calsync forget --demo`` removes it.
+    """
+    from calsync.config import resolve_state_dir
+
+    return resolve_state_dir(None) / "demo"
+
+
 def _load(args: argparse.Namespace) -> Config:
     """The configuration every command uses.
 
     Without a file, the embedded default — the example task types in
     Europe/Berlin, reading the bundled sample calendar — for every command
-    alike, so ``plan``, ``status`` or ``heatmap`` see what ``run --once`` did.
+    alike, so ``plan``, ``status`` or ``heatmap`` see what ``run --once`` did;
+    its state lives apart, in :func:`demo_state_dir` (unless ``--state-dir``).
     """
     config = load_config(args.config)
     if args.state_dir is not None:
@@ -81,9 +94,12 @@ def _load(args: argparse.Namespace) -> Config:
     if _embedded(args):
         from calsync.config import IcsSourceConfig
 
-        config = config.model_copy(
-            update={"user": config.user.model_copy(update={"timezone": "Europe/Berlin"})}
-        )
+        update: dict[str, Any] = {
+            "user": config.user.model_copy(update={"timezone": "Europe/Berlin"})
+        }
+        if args.state_dir is None:
+            update["state_dir"] = demo_state_dir()
+        config = config.model_copy(update=update)
         sample = IcsSourceConfig(
             type="ics",
             name="sample",
@@ -103,6 +119,12 @@ def _render_sample(args: argparse.Namespace, config: Config, now: datetime) -> N
         write_sample_calendar(
             config.resolved_state_dir() / "sample.ics", now, ZoneInfo(config.user.timezone)
         )
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    """An informational line for people (not the result itself): silent under ``-q``."""
+    if not getattr(args, "quiet", False):
+        print(terminal(text))
 
 
 def _open(args: argparse.Namespace) -> Calsync:
@@ -487,10 +509,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     clock = SystemClock()
     _render_sample(args, config, clock.now())
-    if _embedded(args):
-        print(
+    embedded = _embedded(args)
+    if embedded:
+        _say(
+            args,
             "no configuration file: running the embedded default on the bundled sample "
-            f"calendar (state in {config.resolved_state_dir()})"
+            f"calendar, a made-up person's six weeks (demo state in {config.resolved_state_dir()}, "
+            "apart from any configuration's)",
         )
     daemon = Daemon(config, args.config, clock=clock, progress=terminal_progress)
     with daemon:
@@ -508,6 +533,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = daemon.run_once()
         assert daemon.cs is not None
         _print_once(daemon.cs, summary, _use_color(args.color))
+    if embedded:
+        _say(
+            args,
+            "\nThat was the demo. Next: `calsync init` writes your own configuration "
+            f"({default_config_path()}) to add your calendars to; what the demo learned stays in "
+            f"{config.resolved_state_dir()} (`calsync forget --demo` removes it).",
+        )
     failed = [r for r in summary.sources if not r.ok] or [r for r in summary.writeback if r.error]
     return 1 if failed else 0
 
@@ -564,6 +596,47 @@ def cmd_web(args: argparse.Namespace) -> int:
             )
         print(f"calsync web view on http://{host}:{port}/ (Ctrl-C stops it)")
         serve(cs, host, port)
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Forget a source (its events and what they taught), or the demo's whole state."""
+    if args.demo:
+        import shutil
+
+        demo = demo_state_dir()
+        if not demo.exists():
+            _say(args, f"no demo state at {demo}: nothing to forget")
+            return 0
+        try:
+            shutil.rmtree(demo)
+        except OSError as err:
+            raise InputError(f"cannot remove {demo}: {err.strerror or err}") from err
+        _say(args, f"removed the demo's state ({demo})")
+        return 0
+    from calsync.ingest import forget_source
+    from calsync.insights.sync import InsightService
+
+    with _open(args) as cs:
+        report = forget_source(cs, args.source)
+        if report.memory_ids:
+            memory = InsightService.from_config(cs).memory
+            for memory_id in report.memory_ids:
+                memory.delete(memory_id, cs.config.user.id)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "source": report.source,
+                    "events": report.events,
+                    "completions": report.completions,
+                    "notes": report.notes,
+                    "relearned": report.relearned,
+                }
+            )
+        )
+    else:
+        print(terminal(report.summary()))
     return 0
 
 
@@ -690,6 +763,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
     )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print only results and errors"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("init", help="write a commented starter configuration")
@@ -788,6 +864,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default: [web] port, 8765)")
     p.set_defaults(func=cmd_web)
 
+    p = sub.add_parser(
+        "forget", help="forget a source: its events and everything learned from them"
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source", metavar="NAME", help="the source to forget")
+    which.add_argument("--demo", action="store_true", help="remove the demo's state directory")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_forget)
+
     p = sub.add_parser("note", help='store your own words: calsync note "I crash after lunch"')
     p.add_argument("text", nargs="+", metavar="TEXT")
     p.add_argument("--user", help="user id (default: [user] id)")
@@ -822,6 +907,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.config is None and os.environ.get("CALSYNC_CONFIG"):
+        args.config = Path(os.environ["CALSYNC_CONFIG"]).expanduser()
     # The service logs its cycles (journald keeps them); commands stay quiet.
     service = args.command == "run" and not getattr(args, "once", False)
     _configure_logging(max(args.verbose, 1) if service else args.verbose)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from calsync.config import TaskTypeConfig
@@ -49,7 +49,12 @@ class InferredCompletion:
     """A completion inferred from a calendar event.
 
     ``key`` names the occurrence, so the same one is never learned twice and a
-    later edit of its rating replaces the earlier update.
+    later edit of its rating replaces the earlier update. For a calendar
+    event it is ``event:<source>:<identity>``; ``identity`` is the
+    occurrence's name in any source (iCalendar UID and RECURRENCE-ID, see
+    :attr:`calsync.model.Event.occurrence_identity`), so ingestion learns an
+    occurrence once however many sources carry it; ``legacy_key`` is the key
+    an older calsync used for it, when different.
     """
 
     key: str
@@ -58,6 +63,8 @@ class InferredCompletion:
     success: float
     energy_after: float | None = None
     notes: tuple[str, ...] = ()
+    identity: str | None = None
+    legacy_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,8 +189,15 @@ def infer_completions(
         task = match_task_type(event, task_types)
         if task is None:
             continue
+        identity = event.occurrence_identity
+        key = f"event:{event.source}:{identity}"
+        legacy = f"event:{event.occurrence_key}"
         completions.append(
-            _completion(event, f"event:{event.occurrence_key}", task.name, default_success)
+            replace(
+                _completion(event, key, task.name, default_success),
+                identity=identity,
+                legacy_key=legacy if legacy != key else None,
+            )
         )
     return completions
 

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from calsync.errors import AuthError, CalsyncError, SourceCancelledError
+from calsync.errors import AuthError, CalsyncError, InputError, SourceCancelledError
 from calsync.inference import InferredCompletion, infer_completions
 from calsync.model import Event
 from calsync.service import ADDED, CORRECTED, Calsync
@@ -72,13 +72,23 @@ def learn(
 ) -> tuple[int, int, int]:
     """Record inferred completions and their notes; return (learned, corrected, notes).
 
-    Completions of a task type no longer configured are skipped.
+    Completions of a task type no longer configured are skipped, and so is an
+    occurrence another source has already taught (the same iCalendar UID and
+    RECURRENCE-ID, or Google ``iCalUID``): one event, one piece of evidence,
+    however many sources read its calendar.
     """
     learned = corrected = insights = 0
     now = cs.clock.now()
+    others = sorted((tx.known_sources() | {s.name for s in cs.config.sources}) - {origin})
     for completion in completions:
         if cs.config.task_type(completion.task_type) is None:
             logger.info("%s: skipping a completion of the unconfigured task type", origin)
+            continue
+        key = completion.key
+        if completion.legacy_key and tx.find_update(completion.legacy_key) is not None:
+            key = completion.legacy_key  # learned by an older calsync under its old key
+        elif tx.find_update(key) is None and _taught_elsewhere(tx, completion, others):
+            logger.debug("%s: an occurrence another source already taught", origin)
             continue
         outcome = cs.record_completion_in(
             tx,
@@ -86,7 +96,7 @@ def learn(
             completion.start,
             completion.success,
             completion.energy_after,
-            key=completion.key,
+            key=key,
         )
         learned += outcome.status == ADDED
         corrected += outcome.status == CORRECTED
@@ -99,6 +109,76 @@ def learn(
                 meta={"source": origin, "task_type": completion.task_type},
             )
     return learned, corrected, insights
+
+
+def _taught_elsewhere(tx: StoreTx, completion: InferredCompletion, others: Iterable[str]) -> bool:
+    """Whether another source's completion of the same occurrence is in the log."""
+    if completion.identity is None:
+        return False
+    return any(tx.find_update(f"event:{name}:{completion.identity}") for name in others)
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    """What :func:`forget_source` removed and re-learned."""
+
+    source: str
+    events: int
+    completions: int
+    notes: int
+    relearned: int
+    #: Memory-store ids of the forgotten notes (the caller removes them there too).
+    memory_ids: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """One line for people."""
+        return (
+            f"{self.source}: forgot {self.events} event(s), {self.completions} completion(s) "
+            f"and {self.notes} note(s); {self.relearned} completion(s) other sources share "
+            "re-learned from them; arrays recomputed from what remains"
+        )
+
+
+def forget_source(cs: Calsync, name: str) -> ForgetReport:
+    """Remove a source's events and everything learned from them; replay the rest.
+
+    One transaction: the source's mirror, sync state, completions (keys
+    ``event:<name>:…``) and the notes read from its events go; occurrences
+    another source also carries — learned once, from whichever came first —
+    are learned again from that source; every array of the user is
+    recomputed from the update log that remains.
+
+    Raises:
+        InputError: the database knows no source of that name.
+
+    """
+    user = cs.config.user.id
+    now = cs.clock.now()
+    with cs.store.write() as tx:
+        known = tx.known_sources()
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise InputError(f"no source called {name!r} in the database (known: {listed})")
+        events, completions = tx.forget_source(name)
+        notes = 0
+        memory_ids: list[str] = []
+        for insight in tx.insights(user):
+            meta = insight.meta or {}
+            if meta.get("source") == name and insight.kind == "feedback":
+                tx.delete_insight(user, insight.id)
+                notes += 1
+                if isinstance(meta.get("memory_id"), str):
+                    memory_ids.append(meta["memory_id"])
+        relearned = 0
+        for other in sorted(tx.known_sources()):
+            ended = tx.events(source=other, ended_by=now)
+            inferred = infer_completions(
+                ended, cs.config.task_types, now, cs.config.learning.default_success
+            )
+            relearned += learn(cs, tx, inferred, other)[0]
+        cs.learner.rebuild(tx, user, now)
+    logger.info("forgot source %s", name)
+    return ForgetReport(name, events, completions, notes, relearned, tuple(memory_ids))
 
 
 def sync_source(cs: Calsync, source: Source) -> SourceReport:

@@ -50,6 +50,9 @@ class Event:
         color: Colour name or id, if any.
         categories: iCalendar categories.
         suggestion_id: Set when calsync wrote this event (it owns it).
+        identity: The occurrence's name across sources when it differs from
+            ``uid`` + ``recurrence_id`` (Google: ``iCalUID`` and the original
+            start), see :attr:`occurrence_identity`.
 
     """
 
@@ -67,6 +70,7 @@ class Event:
     color: str | None = None
     categories: tuple[str, ...] = field(default_factory=tuple)
     suggestion_id: str | None = None
+    identity: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -92,6 +96,16 @@ class Event:
     def occurrence_key(self) -> str:
         """A key naming this occurrence across polls, restarts and full resyncs."""
         return f"{self.source}:{self.uid}:{self.recurrence_id or ''}"
+
+    @property
+    def occurrence_identity(self) -> str:
+        """The occurrence's name in any source: iCalendar UID and RECURRENCE-ID.
+
+        The same calendar read as a file, by URL and by CalDAV names an
+        occurrence alike (Google by its ``iCalUID`` and original start), so
+        what it teaches is learned once.
+        """
+        return self.identity or f"{self.uid}:{self.recurrence_id or ''}"
 
 
 def _when_to_text(value: datetime | date) -> str:
@@ -119,6 +133,7 @@ def event_to_dict(event: Event) -> dict[str, object]:
         "color": event.color,
         "categories": list(event.categories),
         "suggestion_id": event.suggestion_id,
+        "identity": event.identity,
     }
 
 
@@ -139,4 +154,5 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         color=data.get("color"),
         categories=tuple(data.get("categories", ())),
         suggestion_id=data.get("suggestion_id"),
+        identity=data.get("identity"),
     )

@@ -347,7 +347,7 @@ def test_the_main_job_on_the_embedded_default(tmp_path: Path) -> None:
     assert "maturity mature" in out
     assert "Deep Coding: what calsync learned" in out
     assert "block(s) planned; wrote" in out
-    state = tmp_path / "xdg-state" / "calsync"
+    state = tmp_path / "xdg-state" / "calsync" / "demo"  # apart from a configuration's state
     assert (state / "suggestions.ics").read_text(encoding="utf-8").count("BEGIN:VEVENT") >= 5
     again = run_cli("run", "--once", "--color", "never", cwd=tmp_path)
     assert again.returncode == 0, again.stderr

@@ -53,6 +53,24 @@ def _parse_time(value: dict[str, Any], tz: tzinfo) -> datetime | date:
     return date.fromisoformat(value["date"])
 
 
+def _identity(item: dict[str, Any], tz: tzinfo) -> str | None:
+    """An occurrence's iCalendar name: ``iCalUID`` and, for an instance, its original start.
+
+    The same form as an ICS or CalDAV occurrence's UID and RECURRENCE-ID
+    (the original start in UTC), so one calendar read twice is learned once.
+    """
+    ical_uid = item.get("iCalUID")
+    if not isinstance(ical_uid, str) or not ical_uid:
+        return None
+    original = item.get("originalStartTime") if item.get("recurringEventId") else None
+    if not isinstance(original, dict):
+        return f"{ical_uid}:"
+    moment = _parse_time(original, tz)
+    if isinstance(moment, datetime):
+        return f"{ical_uid}:{moment.astimezone(UTC).isoformat()}"
+    return f"{ical_uid}:{moment.isoformat()}"
+
+
 class GoogleSource:
     """One Google account's calendars.
 
@@ -227,6 +245,7 @@ class GoogleSource:
                 calendar=calendar_id,
                 color=item.get("colorId"),
                 suggestion_id=private.get("calsync_id") if private.get("calsync") == "1" else None,
+                identity=_identity(item, self._tz),
             )
         except (KeyError, ValueError, TypeError) as err:
             logger.warning("%s: skipping event %s: %s", self.name, item.get("id", "?"), err)

@@ -775,6 +775,35 @@ class StoreTx:
         if result.rowcount == 0:
             self._conn.execute(insert(t.sync_state).values(source=state.source, **values))
 
+    def known_sources(self) -> set[str]:
+        """Every source name this database remembers (polled, or with mirrored events)."""
+        polled = self._conn.execute(select(t.sync_state.c.source))
+        mirrored = self._conn.execute(select(t.events.c.source).distinct())
+        return {r.source for r in polled} | {r.source for r in mirrored}
+
+    def forget_source(self, source: str) -> tuple[int, int]:
+        """Remove a source's mirror, sync state and the completions learned from it.
+
+        Completions learned from a source's events carry its name in their key
+        (``event:<source>:…``); their history rows go with them. Returns
+        (events removed, completions removed). The caller rebuilds the arrays.
+        """
+        c = t.behaviour_updates.c
+        prefix = f"event:{source}:"
+        matching = func.substr(c.idempotency_key, 1, len(prefix)) == prefix
+        seqs = select(c.seq).where(matching, c.kind == "completion")
+        self._conn.execute(
+            delete(t.behaviour_update_history).where(
+                t.behaviour_update_history.c.update_seq.in_(seqs)
+            )
+        )
+        updates = self._conn.execute(
+            delete(t.behaviour_updates).where(matching, c.kind == "completion")
+        ).rowcount
+        events = self._conn.execute(delete(t.events).where(t.events.c.source == source)).rowcount
+        self._conn.execute(delete(t.sync_state).where(t.sync_state.c.source == source))
+        return int(events), int(updates)
+
 
 _ENERGY_STREAM = "energy"
 _TASK_STREAM = "task:"
