@@ -1,17 +1,23 @@
 """The local web view (``calsync web``) and ``/metrics``: see :mod:`calsync.web.app`.
 
-:func:`serve` runs it with uvicorn; :func:`start_in_thread` runs it beside
-the service (``[web] enabled = true`` with ``calsync run``).
+:func:`serve` runs it with uvicorn in the calling thread; :func:`start_in_thread`
+runs it beside the service (``[web] enabled = true`` with ``calsync run``) or
+in tests (on a socket bound beforehand, so the port is known and connections
+queue until the server accepts them).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calsync.service import Calsync
+
+if TYPE_CHECKING:
+    from calsync.targets.base import Target
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +28,7 @@ class RunningServer:
 
     server: Any
     thread: threading.Thread
+    url: str
 
     def stop(self) -> None:
         """Ask the server to stop and wait for its thread."""
@@ -29,12 +36,12 @@ class RunningServer:
         self.thread.join(timeout=10)
 
 
-def _server(cs: Calsync, host: str, port: int) -> Any:
+def _server(cs: Calsync, host: str, port: int, targets: list[Target] | None) -> Any:
     import uvicorn
 
     from calsync.web.app import WebState, create_app
 
-    state = WebState(cs, host, port)
+    state = WebState(cs, host, port, targets)
     config = uvicorn.Config(
         create_app(state),
         host=host,
@@ -43,21 +50,37 @@ def _server(cs: Calsync, host: str, port: int) -> Any:
         access_log=False,
         server_header=False,
         proxy_headers=False,
+        lifespan="off",
     )
     return uvicorn.Server(config)
 
 
 def serve(cs: Calsync, host: str, port: int) -> None:
     """Serve the web view in this thread until interrupted (SIGINT/SIGTERM)."""
-    server = _server(cs, host, port)
+    server = _server(cs, host, port, None)
     logger.info("web view on http://%s:%d/", host, port)
     server.run()
 
 
-def start_in_thread(cs: Calsync, host: str, port: int) -> RunningServer:
-    """Serve the web view from a daemon thread (uvicorn leaves signals to the main thread)."""
-    server = _server(cs, host, port)
-    thread = threading.Thread(target=server.run, name="calsync-web", daemon=True)
+def start_in_thread(
+    cs: Calsync, host: str, port: int, targets: list[Target] | None = None
+) -> RunningServer:
+    """Serve the web view from a daemon thread (uvicorn leaves signals to the main thread).
+
+    ``port`` 0 picks a free port (see :attr:`RunningServer.url`). The socket
+    is bound and listening before this returns.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(64)
+    bound = sock.getsockname()[1]
+    server = _server(cs, host, bound, targets)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="calsync-web", daemon=True
+    )
     thread.start()
-    logger.info("web view on http://%s:%d/", host, port)
-    return RunningServer(server, thread)
+    shown = f"[{host}]" if ":" in host else host
+    logger.info("web view on http://%s:%d/", shown, bound)
+    return RunningServer(server, thread, f"http://{shown}:{bound}")

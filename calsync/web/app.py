@@ -231,7 +231,7 @@ def week_page(request: Request) -> Response:
         request,
         "week",
         week=data,
-        svg=week_svg(data, links),
+        svg=week_svg(data, links, q.get("why"), state.cs.clock.now()),
         links=links,
         why=explained,
         prev_week=prev_week,

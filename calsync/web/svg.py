@@ -22,7 +22,7 @@ from calsync.text import bounded, printable
 from calsync.web.views import Week, WeekAcceptance, WeekBlock
 
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-LEFT, TOP, CELL_W, CELL_H = 44, 22, 104, 18
+LEFT, TOP, CELL_W, CELL_H = 44, 22, 104, 22
 #: Outline colour of a block by its kind.
 KIND_COLOURS = {
     "proposed": "#6a3fb5",
@@ -49,7 +49,7 @@ def colour(value: float, neutral: float, spread: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _block_rect(block: WeekBlock, week: Week, link: str) -> str:
+def _block_rect(block: WeekBlock, week: Week, link: str, selected: bool) -> str:
     """One block as a linked rectangle, clipped to its day."""
     start = block.start.astimezone(week.tz)
     day = (start.date() - week.monday).days
@@ -67,20 +67,40 @@ def _block_rect(block: WeekBlock, week: Week, link: str) -> str:
     title = f"{block.task_type} ({block.kind}) {start:%a %H:%M}-{end:%H:%M}"
     if block.title:
         title += f": {block.title}"
+    chosen = " selected" if selected else ""
     return (
-        f'<a href="{escape(link)}" class="block {escape(block.kind)}" '
+        f'<a href="{escape(link)}" class="block {escape(block.kind)}{chosen}" '
         f'data-key="{escape(block.key)}" data-kind="{escape(block.kind)}">'
         f"<title>{escape(shown(title))}</title>"
         f'<rect x="{x}" y="{y:.1f}" width="{CELL_W - 6}" height="{h:.1f}" rx="3" '
-        f'fill="{colour_}" fill-opacity="0.18" stroke="{colour_}" stroke-width="2"/>'
-        f'<text x="{x + 4}" y="{y + 12:.1f}" fill="{colour_}">{label}</text></a>'
+        f'fill="{colour_}" fill-opacity="{0.45 if selected else 0.18}" stroke="{colour_}" '
+        f'stroke-width="{4 if selected else 2}"/>'
+        f'<text x="{x + 4}" y="{y + min(h - 2, 12):.1f}" fill="{colour_}">{label}</text></a>'
     )
 
 
-def week_svg(week: Week, links: dict[str, str]) -> Markup:
+def _now_line(week: Week, now: datetime | None) -> str:
+    if now is None:
+        return ""
+    local = now.astimezone(week.tz)
+    day = (local.date() - week.monday).days
+    if not 0 <= day < 7:
+        return ""
+    y = TOP + (local.hour + local.minute / 60) * CELL_H
+    x = LEFT + day * CELL_W
+    return (
+        f'<line id="now" x1="{x}" x2="{x + CELL_W - 1}" y1="{y:.1f}" y2="{y:.1f}" '
+        'stroke="#d0021b" stroke-width="2"><title>now</title></line>'
+    )
+
+
+def week_svg(
+    week: Week, links: dict[str, str], selected: str | None = None, now: datetime | None = None
+) -> Markup:
     """The 7 × 24 learned week (Monday first, hours down) with the week's blocks on it.
 
-    ``links`` maps a block's key to the URL that opens its *why*.
+    ``links`` maps a block's key to the URL that opens its *why*; the block
+    ``selected`` (a key) is highlighted; a red line marks ``now``.
     """
     values = np.asarray(week.values, dtype=float)
     spread = max(float(np.max(np.abs(values - week.neutral))), 0.05)
@@ -114,8 +134,8 @@ def week_svg(week: Week, links: dict[str, str]) -> Markup:
             )
     parts.append('<g class="cells">' + "".join(cells) + "</g>")
     parts.append('<g class="blocks">')
-    parts += [_block_rect(b, week, links.get(b.key, "#")) for b in week.blocks]
-    parts.append("</g></svg>")
+    parts += [_block_rect(b, week, links.get(b.key, "#"), b.key == selected) for b in week.blocks]
+    parts.append("</g>" + _now_line(week, now) + "</svg>")
     return Markup("".join(parts))  # noqa: S704 - every foreign value above is escaped
 
 

@@ -1,0 +1,468 @@
+"""The web view without a browser: security, approval mode, /metrics against the store.
+
+The pages in a real browser are in ``test_web_browser.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from calsync import cyclelog
+from calsync.approval import approve, decline, proposals
+from calsync.cli import main
+from calsync.clock import FixedClock
+from calsync.config import Config, parse_config
+from calsync.daemon import Daemon
+from calsync.errors import InputError
+from calsync.reconcile import Create
+from calsync.sample import write_sample_calendar
+from calsync.service import Calsync
+from calsync.service import open as open_calsync
+from calsync.targets.memory import MemoryTarget
+from calsync.web.app import WebState, create_app
+from calsync.web.security import TOKEN_FILE, WebError, is_loopback
+from calsync.writeback import run_cycle
+
+BERLIN = ZoneInfo("Europe/Berlin")
+MONDAY = datetime(2026, 11, 23, 7, tzinfo=BERLIN)
+LOCAL = "http://127.0.0.1:8765"
+
+
+def config_for(tmp_path: Path, approval: str = "manual", **extra: Any) -> Config:
+    data: dict[str, Any] = {
+        "state_dir": str(tmp_path / "state"),
+        "user": {"timezone": "Europe/Berlin"},
+        "planning": {"approval": approval},
+        "task_types": [
+            {
+                "name": "Deep Coding",
+                "keywords": ["coding"],
+                "block_minutes": 60,
+                "weekly_target": {"sessions": 3},
+                "max_per_day": 1,
+            },
+            {
+                "name": "Email",
+                "keywords": ["email"],
+                "block_minutes": 30,
+                "weekly_target": {"sessions": 2},
+                "max_per_day": 1,
+            },
+        ],
+    }
+    data.update(extra)
+    return parse_config(data)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONDAY)
+
+
+@pytest.fixture
+def cs(tmp_path: Path, clock: FixedClock) -> Iterator[Calsync]:
+    instance = open_calsync(
+        config_for(tmp_path), store_url=f"sqlite:///{tmp_path / 'c.db'}", clock=clock
+    )
+    for day in range(1, 15):
+        instance.record_completion("Deep Coding", MONDAY + timedelta(days=-day, hours=2), 0.9)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def target() -> MemoryTarget:
+    return MemoryTarget("mem")
+
+
+def client_for(cs: Calsync, target: MemoryTarget, host: str = "127.0.0.1") -> TestClient:
+    state = WebState(cs, host, 8765, [target])
+    return TestClient(create_app(state), base_url=f"http://{host}:8765")
+
+
+def csrf(client: TestClient) -> str:
+    token: str = client.app.state.web.csrf.token  # type: ignore[attr-defined]
+    return token
+
+
+# ---------------------------------------------------------------------- safe by default
+
+
+def test_loopback_needs_no_token_but_the_host_must_be_loopback(
+    cs: Calsync, target: MemoryTarget
+) -> None:
+    client = client_for(cs, target)
+    assert client.get("/week").status_code == 200
+    rebound = client.get("/week", headers={"host": "attacker.example:8765"})
+    assert rebound.status_code == 421
+    assert not (cs.config.resolved_state_dir() / TOKEN_FILE).exists()
+    assert is_loopback("::1")
+    assert is_loopback("localhost")
+    assert not is_loopback("192.0.2.1")
+
+
+def test_any_other_address_needs_the_token_from_a_0600_file(
+    cs: Calsync, target: MemoryTarget
+) -> None:
+    client = client_for(cs, target, host="192.0.2.10")
+    path = cs.config.resolved_state_dir() / TOKEN_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    token = path.read_text().strip()
+    assert len(token) >= 32
+    for page in ("/week", "/plan", "/notes", "/health", "/metrics", "/static/style.css"):
+        assert client.get(page).status_code == 401, page
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/week?token=wrong").status_code == 401
+    assert client.get("/metrics", headers={"authorization": f"Bearer {token}"}).status_code == 200
+    opened = client.get(f"/week?token={token}&task=Email", follow_redirects=False)
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/week?task=Email"
+    cookie = opened.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert client.get("/week").status_code == 200  # the cookie carries it now
+    # The same token is used again, not renewed.
+    again = WebState(cs, "192.0.2.10", 8765, [target])
+    assert again.token == token
+
+
+def test_an_unsafe_token_file_is_refused(cs: Calsync, target: MemoryTarget) -> None:
+    path = cs.config.resolved_state_dir() / TOKEN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("x" * 40)
+    os.chmod(path, 0o644)
+    with pytest.raises(WebError, match="access token"):
+        WebState(cs, "0.0.0.0", 8765, [target])  # noqa: S104 - what is being refused
+
+
+def test_posts_need_the_csrf_token_and_their_own_origin(cs: Calsync, target: MemoryTarget) -> None:
+    client = client_for(cs, target)
+    assert client.post("/notes", data={"text": "hello"}).status_code == 403
+    assert client.post("/notes", data={"text": "hello", "csrf": "nope"}).status_code == 403
+    foreign = client.post(
+        "/notes",
+        data={"text": "hello", "csrf": csrf(client)},
+        headers={"origin": "http://attacker.example"},
+    )
+    assert foreign.status_code == 403
+    with cs.store.read() as tx:
+        assert tx.insights(cs.config.user.id) == []
+    ok = client.post(
+        "/notes",
+        data={"text": "hello", "csrf": csrf(client)},
+        headers={"origin": LOCAL},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    huge = client.post("/notes", data={"text": "x" * 70_000, "csrf": csrf(client)})
+    assert huge.status_code == 413
+
+
+def test_every_answer_forbids_third_party_requests(cs: Calsync, target: MemoryTarget) -> None:
+    client = client_for(cs, target)
+    for page in (
+        "/week",
+        "/plan",
+        "/notes",
+        "/health",
+        "/metrics",
+        "/healthz",
+        "/nope",
+        "/static/style.css",
+    ):
+        response = client.get(page)
+        assert response.headers["content-security-policy"].startswith("default-src 'self'")
+        assert response.headers["x-content-type-options"] == "nosniff"
+    html = client.get("/week").text + client.get("/health").text
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in html
+    assert "<script" not in html
+    assert "style=" not in html
+
+
+def test_calendar_and_note_text_is_escaped_and_control_characters_shown(
+    cs: Calsync, target: MemoryTarget
+) -> None:
+    client = client_for(cs, target)
+    note = "<script>alert(1)</script> \x1b[2J \u202eevil"
+    client.post("/notes", data={"text": note, "csrf": csrf(client)})
+    page = client.get("/notes").text
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "\x1b" not in page
+    assert "\u202e" not in page
+    assert "\\x1b[2J" in page
+    assert "\\u202e" in page
+
+
+# ---------------------------------------------------------------------- approval mode
+
+
+def test_approval_mode_writes_nothing_new_until_a_block_is_approved(
+    cs: Calsync, target: MemoryTarget
+) -> None:
+    report = run_cycle(cs, target)
+    assert target.writes == 0
+    assert report.actions == []
+    ids = [b.id for b in report.proposed]
+    assert len(ids) == 5
+    assert [p.id for p in proposals(cs)] == ids
+    assert [b.id for b in run_cycle(cs, target).proposed] == ids  # stable ids, nothing written
+    assert target.writes == 0
+
+    assert approve(cs, target, [ids[0]]) == 1
+    assert [e.suggestion_id for e in target.list_owned()] == [ids[0]]
+    with pytest.raises(InputError):
+        approve(cs, target, [ids[0]])  # no longer an open proposal
+    later = run_cycle(cs, target)
+    assert not [a for a in later.actions if isinstance(a, Create)]
+    assert ids[0] not in [b.id for b in later.proposed]
+    assert {b.id: b.reason for b in later.plan}[ids[0]] == "user"  # never moved by calsync
+
+
+def test_a_declined_proposal_teaches_like_a_deleted_block(
+    cs: Calsync, target: MemoryTarget
+) -> None:
+    first = run_cycle(cs, target).proposed
+    coding = next(b for b in first if b.task_type == "Deep Coding")
+    before = cs.habit("Deep Coding").count
+    assert decline(cs, target.name, [coding.id]) == 1
+    with cs.store.read() as tx:
+        skip = tx.find_update(f"suggestion:{coding.id}:skip")
+    assert skip is not None
+    assert skip.success == 0.0
+    assert cs.habit("Deep Coding").count == before + 1
+    again = run_cycle(cs, target).proposed
+    assert coding.start not in [b.start for b in again if b.task_type == "Deep Coding"]
+    # It counts toward its week like a deleted block: one fewer Deep Coding proposal.
+    assert len([b for b in again if b.task_type == "Deep Coding"]) == 2
+
+
+def test_approve_all_and_the_automatic_default(
+    tmp_path: Path, cs: Calsync, target: MemoryTarget, clock: FixedClock
+) -> None:
+    run_cycle(cs, target)
+    assert approve(cs, target) == 5
+    assert len(target.list_owned()) == 5
+    assert proposals(cs) == []
+    auto = open_calsync(
+        config_for(tmp_path / "auto", approval="automatic"),
+        store_url=f"sqlite:///{tmp_path / 'auto.db'}",
+        clock=clock,
+    )
+    try:
+        other = MemoryTarget("other")
+        assert run_cycle(auto, other).proposed == []
+        assert len(other.list_owned()) > 0
+    finally:
+        auto.close()
+
+
+def test_the_plan_page_approves_and_declines(cs: Calsync, target: MemoryTarget) -> None:
+    run_cycle(cs, target)
+    client = client_for(cs, target)
+    page = client.get("/plan").text
+    assert page.count('class="proposal"') == 5
+    first, second, *_ = [p.id for p in proposals(cs)]
+    done = client.post("/plan/approve", data={"csrf": csrf(client), "target": "mem", "id": first})
+    assert "approved and wrote 1 block(s)" in done.text
+    assert len(target.list_owned()) == 1
+    client.post("/plan/decline", data={"csrf": csrf(client), "target": "mem", "id": second})
+    assert second not in [p.id for p in proposals(cs)]
+    gone = client.post("/plan/approve", data={"csrf": csrf(client), "target": "mem", "id": second})
+    assert "approve failed" in gone.text
+    assert client.post("/plan/other", data={"csrf": csrf(client)}).status_code == 404
+
+
+def test_the_plan_page_says_why_a_task_type_is_short(
+    tmp_path: Path, clock: FixedClock, target: MemoryTarget
+) -> None:
+    mornings = [{"days": ["weekdays"], "start": "09:00", "end": "12:00"}]
+    config = config_for(
+        tmp_path,
+        approval="automatic",
+        planning={"max_suggested_minutes_per_day": 60},
+        task_types=[
+            {
+                "name": name,
+                "keywords": [name.lower()],
+                "block_minutes": 60,
+                "weekly_target": {"sessions": 5},
+                "max_per_day": 1,
+                "windows": mornings,
+            }
+            for name in ("Coding", "Writing")
+        ],
+    )
+    with open_calsync(config, store_url=f"sqlite:///{tmp_path / 's.db'}", clock=clock) as short:
+        page = client_for(short, target).get("/plan").text
+    assert "Fewer blocks than the target" in page
+    # Five days of 60 suggested minutes: the first task type takes them all.
+    assert page.count(" of 5") == 1
+    assert "<strong>Writing</strong>: 0 of 5" in page or "<strong>Coding</strong>: 0 of 5" in page
+    assert "the day cap of 60 suggested minutes is reached" in page
+
+
+# ---------------------------------------------------------------------- week and why
+
+
+def test_the_week_page_shows_blocks_and_a_why(cs: Calsync, target: MemoryTarget) -> None:
+    run_cycle(cs, target)
+    client = client_for(cs, target)
+    page = client.get("/week", params={"task": "deep coding"}).text
+    assert page.count('class="cell"') == 168
+    assert page.count('data-kind="proposed"') == 5
+    key = proposals(cs)[0].id
+    why = client.get("/week", params={"why": key}).text
+    assert 'id="why"' in why
+    assert "score now" in why
+    assert client.get("/week", params={"task": "energy"}).status_code == 200
+    assert client.get("/week", params={"week": "not a date"}).status_code == 400
+    assert client.get("/week", params={"week": "2026-11-18"}).status_code == 200
+
+
+def test_the_why_names_the_evidence_and_the_notes(cs: Calsync, target: MemoryTarget) -> None:
+    from calsync.web import views
+
+    cs.apply_adjustments(
+        [
+            {
+                "day_pattern": "weekdays",
+                "hour_range": list(range(8, 12)),
+                "modifier": 1.2,
+                "reason": "Tuesday mornings are my sweet spot",
+            }
+        ],
+        "Deep Coding",
+    )
+    run_cycle(cs, target)
+    week = views.week(cs, "Deep Coding")
+    block = next(b for b in week.blocks if b.task_type == "Deep Coding")
+    why = views.why(cs, block)
+    assert why.completions == 14
+    assert sum(e.count for e in why.evidence) > 0
+    assert any("sweet spot" in line for line in why.adjustments)
+    assert 0 <= why.score <= 1
+
+
+# ---------------------------------------------------------------------- metrics
+
+
+def test_metrics_match_the_store_after_a_scripted_cycle(tmp_path: Path, clock: FixedClock) -> None:
+    from tests.test_daemon import Recorder
+
+    state = tmp_path / "state"
+    sample = write_sample_calendar(tmp_path / "sample.ics", clock.now(), BERLIN)
+    config = config_for(
+        tmp_path,
+        approval="automatic",
+        sources=[{"type": "ics", "name": "sample", "path": str(sample), "days_back": 60}],
+    )
+    daemon = Daemon(config, None, clock=clock, notifier=Recorder())
+    with daemon:
+        summary = daemon.cycle(force=True)
+        assert daemon.cs is not None
+        cs = daemon.cs
+        with cs.store.write() as tx:
+            tx.add_llm_run(
+                started_at=clock.now(),
+                duration_ms=5.0,
+                users_synced=1,
+                adjustments_applied=2,
+                llm_calls=3,
+                prompt_tokens=400,
+                completion_tokens=50,
+                cost=0.25,
+                errors=None,
+            )
+        client = TestClient(create_app(WebState(cs)), base_url=LOCAL)
+        response = client.get("/metrics")
+        with cs.store.read() as tx:
+            rows = tx.suggestions(config.user.id)
+        progress = cs.progress()
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    value = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
+    assert families["calsync_cycles"].type == "counter"
+    assert value[("calsync_cycles_total", ())] == 1.0
+    assert families["calsync_cycle_duration_seconds"].type == "histogram"
+    assert value[("calsync_cycle_duration_seconds_count", ())] == 1.0
+    assert value[("calsync_cycle_duration_seconds_bucket", (("le", "+Inf"),))] == 1.0
+    assert value[("calsync_source_polls_total", (("source", "sample"),))] == 1.0
+    assert value[("calsync_source_failures_total", (("source", "sample"),))] == 0.0
+    assert value[("calsync_source_backoff_seconds", (("source", "sample"),))] == 0.0
+    active = [r for r in rows if r.status == "active"]
+    assert active
+    assert len(active) == summary.writeback[0].written
+    assert value[("calsync_blocks_written_total", (("action", "created"),))] == len(active)
+    assert value[("calsync_suggestions", (("status", "active"),))] == len(active)
+    assert value[("calsync_completions", ())] == progress.total_completions > 0
+    assert value[("calsync_interpreter_calls_total", ())] == 3.0
+    assert value[("calsync_interpreter_tokens_total", (("kind", "prompt"),))] == 400.0
+    assert value[("calsync_interpreter_cost_total", ())] == 0.25
+    assert value[("calsync_outcomes_learned_total", (("outcome", "skip"),))] == 0.0
+    assert not [n for n in families if n.endswith("_created") or n.startswith("process_")]
+    recorded = cyclelog.read(state)
+    assert recorded["recent"][0]["sources"] == [{"source": "sample", "ok": True, "learned": 0}] or (
+        recorded["recent"][0]["sources"][0]["source"] == "sample"
+    )
+
+
+def test_outcomes_and_acceptance_are_counted_from_the_store(
+    cs: Calsync, target: MemoryTarget, clock: FixedClock
+) -> None:
+    from calsync.web import views
+
+    config = cs.config.model_copy(
+        update={"planning": cs.config.planning.model_copy(update={"approval": "automatic"})}
+    )
+    auto = Calsync(config, cs.store, clock)
+    run_cycle(auto, target)
+    owned = sorted(target.list_owned(), key=lambda e: e.start)
+    target.user_delete(owned[0].remote_id)  # the user deletes one before it starts
+    moved = owned[1]
+    target.user_move(
+        moved.remote_id, moved.start + timedelta(hours=1), moved.end + timedelta(hours=1)
+    )
+    run_cycle(auto, target)
+    clock.advance(timedelta(days=7))
+    run_cycle(auto, target)
+    data = views.health(auto)
+    assert data.outcomes.skip >= 1
+    assert data.outcomes.moved == 1
+    assert data.outcomes.done >= 1
+    week = data.acceptance[0]
+    assert week.declined >= 1
+    assert week.moved == 1
+    assert week.kept >= 1
+    assert week.rate == week.kept / week.decided
+    metrics = client_for(auto, target).get("/metrics").text
+    assert f'calsync_outcomes_learned_total{{outcome="moved"}} {float(data.outcomes.moved)}' in (
+        metrics
+    )
+
+
+# ---------------------------------------------------------------------- command line
+
+
+def test_the_web_command_is_there(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["web", "--help"])
+    out = capsys.readouterr().out
+    assert "--host" in out
+    assert "--port" in out
