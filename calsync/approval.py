@@ -67,7 +67,7 @@ def hold_for_approval(
     """
     held = {a.content.suggestion_id for a in actions if isinstance(a, Create)}
     proposed = [b for b in plan if b.id in held]
-    remaining = [a for a in actions if not isinstance(a, Create)]
+    remaining: list[Action] = [a for a in actions if not isinstance(a, Create)]
     if dry_run:
         return remaining, proposed
     user = cs.config.user.id
@@ -174,7 +174,7 @@ def block_values(
 ) -> tuple[float, float, float]:
     """Score, habit and energy of a block: means over its quarter hours, as the planner does."""
     quarter = timedelta(minutes=15)
-    slots = []
+    slots: list[int] = []
     moment = start
     while moment < end and len(slots) < 4 * 24 * 7:
         slots.append(slot_of(moment, tz))

@@ -94,10 +94,10 @@ def record(
         for index, bound in enumerate(BUCKETS):
             if duration <= bound:
                 data["buckets"][index] += 1
-        for report in sources:
-            entry = data["sources"].setdefault(report.source, {"polls": 0, "failures": 0})
+        for polled in sources:
+            entry = data["sources"].setdefault(polled.source, {"polls": 0, "failures": 0})
             entry["polls"] += 1
-            entry["failures"] += int(not report.ok)
+            entry["failures"] += int(not polled.ok)
         targets = []
         for report in writeback:
             written = _written(report)

@@ -214,7 +214,7 @@ def test_approval_mode_writes_nothing_new_until_a_block_is_approved(
     report = run_cycle(cs, target)
     assert target.writes == 0
     assert report.actions == []
-    ids = [b.id for b in report.proposed]
+    ids = [b.id for b in report.proposed if b.id is not None]
     assert len(ids) == 5
     assert [p.id for p in proposals(cs)] == ids
     assert [b.id for b in run_cycle(cs, target).proposed] == ids  # stable ids, nothing written
@@ -235,6 +235,7 @@ def test_a_declined_proposal_teaches_like_a_deleted_block(
 ) -> None:
     first = run_cycle(cs, target).proposed
     coding = next(b for b in first if b.task_type == "Deep Coding")
+    assert coding.id is not None
     before = cs.habit("Deep Coding").count
     assert decline(cs, target.name, [coding.id]) == 1
     with cs.store.read() as tx:

@@ -106,6 +106,7 @@ class Site:
     web: RunningServer
     targets: list[Target]
     principal: Any
+    client: Any
 
     @property
     def url(self) -> str:
@@ -125,6 +126,7 @@ class Site:
             if close is not None:
                 close()
         self.cs.close()
+        self.client.close()
 
 
 def make_site(tmp_path: Path, server: RadicaleServer, approval: str = "manual") -> Site:
@@ -149,4 +151,4 @@ def make_site(tmp_path: Path, server: RadicaleServer, approval: str = "manual") 
     for target in targets:
         run_cycle(cs, target)
     web = start_in_thread(cs, "127.0.0.1", 0, targets)
-    return Site(cs, server, web, targets, principal)
+    return Site(cs, server, web, targets, principal, client)

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -34,6 +35,7 @@ from calsync.targets.base import Target
 from calsync.text import FOREIGN_LIMIT, quote
 from calsync.web import views
 from calsync.web.metrics import CONTENT_TYPE, exposition, registry_for
+from calsync.web.notes import close_memory
 from calsync.web.security import (
     CSRF_FIELD,
     SECURITY_HEADERS,
@@ -259,7 +261,7 @@ def plan_page(request: Request) -> Response:
         reports=reports,
         proposals=open_rows,
         shortfalls=short,
-        tz=views.ZoneInfo(state.config.user.timezone),
+        tz=ZoneInfo(state.config.user.timezone),
         describe=_describe,
     )
 
@@ -319,7 +321,7 @@ async def note_add(request: Request) -> Response:
         try:
             return service.add_note(text)
         finally:
-            service.memory.close()
+            close_memory(service.memory)
 
     try:
         added = await run_in_threadpool(add)

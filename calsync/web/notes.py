@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from calsync.errors import MemoryStoreError
 from calsync.service import Calsync
 
 logger = logging.getLogger(__name__)
+
+
+def close_memory(memory: Any) -> None:
+    """Close a memory store opened for one request (every store calsync has can be closed)."""
+    close = getattr(memory, "close", None)
+    if callable(close):
+        close()
 
 
 def delete_insight(cs: Calsync, insight_id: int) -> bool:
@@ -33,6 +41,6 @@ def delete_insight(cs: Calsync, insight_id: int) -> bool:
         except MemoryStoreError as err:
             logger.warning("the memory store kept a deleted note (id %s): %s", memory_id, err)
         finally:
-            service.memory.close()
+            close_memory(service.memory)
     logger.info("deleted insight %d", insight_id)
     return True
