@@ -371,7 +371,7 @@ def cmd_auth_google(args: argparse.Namespace) -> int:
 
 
 def _targets(cs: Calsync, only: str | None) -> list[Target]:
-    from calsync.writeback import build_targets
+    from calsync.targets.factory import build_targets
 
     targets = [t for t in build_targets(cs.config, cs.clock) if only is None or t.name == only]
     if only is not None and not targets:

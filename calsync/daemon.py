@@ -46,7 +46,8 @@ from calsync.sources.base import Source
 from calsync.sources.factory import build_sources
 from calsync.sources.ics_parse import cancel_parsing, reset_cancel
 from calsync.targets.base import Target
-from calsync.writeback import CycleReport, build_targets, run_cycle
+from calsync.targets.factory import build_targets
+from calsync.writeback import CycleReport, run_cycle
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Write-back: plan the suggested blocks and make a target calendar match the plan.
+"""Write-back: make a target calendar match the plan of calsync's suggested blocks.
 
 One cycle for one target:
 
@@ -12,55 +12,32 @@ One cycle for one target:
    learn from it (a block deleted before its start is a skip for its slot, a
    moved block a skip for the old slot and a completion at the new one once it
    passes, a kept block a completion);
-3. plan (:func:`~calsync.learning.schedule.plan_blocks`) from the learned
-   arrays, the busy time in every source's mirror and the existing blocks;
+3. plan (:func:`~calsync.planning.plan_target`) from the learned arrays, the
+   busy time in every source's mirror and the existing blocks;
 4. compute the actions (:func:`~calsync.reconcile.compute_actions`) — values;
 5. execute them, each as *intent in the database → remote write → commit*,
    so a crash at any point is resolved by the next cycle without a duplicate
    and without mistaking calsync's own half-done move for the user's.
 
-``dry_run`` stops after step 4 and writes nothing anywhere.
+``dry_run`` stops after step 4 and writes nothing anywhere. The adapters
+are built by :mod:`calsync.targets.factory`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
-import numpy as np
+from datetime import datetime, timedelta
 
 from calsync.approval import UNWRITTEN, hold_for_approval, is_manual
-from calsync.clock import Clock
-from calsync.config import (
-    CaldavTargetConfig,
-    Config,
-    GoogleTargetConfig,
-    IcsTargetConfig,
-    TargetConfig,
-)
 from calsync.errors import CalsyncError, TargetError
-from calsync.inference import (
-    KnownSuggestion,
-    busy_periods,
-    infer_suggestion_outcomes,
-    is_own_session,
-    match_task_type,
-)
+from calsync.inference import KnownSuggestion, infer_suggestion_outcomes
 from calsync.ingest import learn
-from calsync.learning.schedule import (
-    WEEK,
-    ExistingBlock,
-    PlannedBlock,
-    PlanParams,
-    TaskSpec,
-    plan_blocks,
-    sessions_over,
-)
+from calsync.learning.schedule import WEEK, PlannedBlock
 from calsync.model import Event
+from calsync.planning import plan_target
 from calsync.reconcile import (
     COUNTED,
     LIVE,
@@ -85,8 +62,6 @@ from calsync.targets.base import (
 )
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TARGET = "suggestions"
 
 # Foreign blocks (another installation's, malformed markers) already reported,
 # by (this installation, target, remote id): each is logged once per process,
@@ -135,36 +110,6 @@ class CycleReport:
         return line + (f"; FAILED: {self.error}" if self.error else "")
 
 
-# ---------------------------------------------------------------------- targets
-
-
-def build_target(config: Config, target: TargetConfig, clock: Clock) -> Target:
-    """Create the adapter for one ``[[targets]]`` entry."""
-    if isinstance(target, IcsTargetConfig):
-        from calsync.targets.ics_file import IcsFileTarget
-
-        path = target.path or config.resolved_state_dir() / "suggestions.ics"
-        return IcsFileTarget(target.name, path, clock)
-    sources = {s.name: s for s in config.sources}
-    if isinstance(target, GoogleTargetConfig):
-        from calsync.targets.google import GoogleTarget
-
-        return GoogleTarget.from_config(target, sources[target.source], config, clock)  # type: ignore[arg-type]
-    if isinstance(target, CaldavTargetConfig):
-        from calsync.targets.caldav import CaldavTarget
-
-        return CaldavTarget.from_config(target, sources[target.source], config, clock)  # type: ignore[arg-type]
-    raise AssertionError(f"unhandled target type {type(target).__name__}")
-
-
-def build_targets(config: Config, clock: Clock) -> list[Target]:
-    """Every configured target; without any, ``suggestions.ics`` in the state directory."""
-    if not config.targets:
-        default = IcsTargetConfig(type="ics", name=DEFAULT_TARGET)
-        return [build_target(config, default, clock)]
-    return [build_target(config, t, clock) for t in config.targets]
-
-
 # ---------------------------------------------------------------------- content
 
 
@@ -197,71 +142,6 @@ def block_content(
     )
 
 
-def plan_params(config: Config) -> PlanParams:
-    """The planner's settings from the configuration."""
-    planning = config.planning
-    return PlanParams(
-        horizon=timedelta(days=planning.horizon_days),
-        lead=timedelta(minutes=planning.lead_minutes),
-        lock_horizon=timedelta(hours=planning.lock_horizon_hours),
-        move_margin=planning.move_margin,
-        day_cap_minutes=planning.max_suggested_minutes_per_day,
-        buffer=timedelta(minutes=planning.buffer_minutes),
-        scoring=config.scoring.params(),
-    )
-
-
-def task_specs(
-    config: Config,
-    habits: Mapping[str, np.ndarray],
-    params: PlanParams,
-    since: Mapping[str, datetime] | None = None,
-) -> list[TaskSpec]:
-    """The configured task types as the planner sees them, with their habit arrays.
-
-    ``since``: when calsync began suggesting each task type (by name); a task
-    type missing from it has been suggested for long.
-    """
-    return [
-        TaskSpec(
-            name=t.name,
-            block_minutes=t.block_minutes,
-            sessions=sessions_over(
-                t.weekly_target.sessions, t.weekly_target.hours, t.block_minutes, WEEK
-            ),
-            windows=[w.window() for w in t.windows],
-            habit=habits[t.name],
-            max_per_day=t.max_per_day,
-            since=(since or {}).get(t.name),
-        )
-        for t in config.task_types
-    ]
-
-
-def _monday(now: datetime, tz: ZoneInfo) -> datetime:
-    """Local midnight starting the calendar week of ``now``."""
-    day = now.astimezone(tz).date()
-    return datetime.combine(day - timedelta(days=day.weekday()), time(0), tzinfo=tz)
-
-
-def own_sessions(events: Sequence[Event], config: Config) -> list[ExistingBlock]:
-    """The user's own sessions of each task type: timed events of theirs that match one.
-
-    Not calsync's blocks, not cancelled, declined or all-day. They count toward
-    their week's target and their day's ``max_per_day``.
-    """
-    sessions = []
-    for event in events:
-        if not is_own_session(event):
-            continue
-        task = match_task_type(event, config.task_types)
-        if task is not None:
-            sessions.append(
-                ExistingBlock(f"own:{event.occurrence_key}", task.name, event.start, event.end)  # type: ignore[arg-type]
-            )
-    return sessions
-
-
 def _as_event(target: str, owned: OwnedEvent) -> Event:
     return Event(
         source=target,
@@ -287,8 +167,6 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     config = cs.config
     user = config.user.id
     now = cs.clock.now()
-    tz = ZoneInfo(config.user.timezone)
-    params = plan_params(config)
     report = CycleReport(target=target.name, dry_run=dry_run)
     manual = is_manual(cs)
 
@@ -354,71 +232,32 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
                 tx.save_suggestion(row, now)
             report.learned = learn(cs, tx, outcomes, f"target {target.name}")[0]
 
-    # 2. The plan, from what calsync knows now.
-    with cs.store.read() as tx:
-        habits = {t.name: cs.habit_in(tx, t.name, user) for t in config.task_types}
-        energy, _ = tx.load_energy(user, config.learning.neutral_value)
-        mirror = tx.events(start=now, end=now + params.horizon)
-        this_week = tx.events(start=_monday(now, tz), end=now + params.horizon)
-    specs = task_specs(
-        config,
-        {name: array for name, (array, _) in habits.items()},
-        params,
-        {t.name: since.get(t.name, began) for t in config.task_types},
-    )
-    current = [
-        r
-        for r in observation.rows
-        if r.status in ("active", "user_moved", "missing") or r.id in unconfirmed
-    ]
-    # Blocks calsync cannot see right now stay where they are: not moved, not replaced
-    # (nor those only a fetch by id found: a CalDAV block in a renamed calendar).
+    # 2. The plan, from what calsync knows now. Blocks calsync cannot see right
+    # now stay where they are: not moved, not replaced (nor those only a fetch
+    # by id found: a CalDAV block in a renamed calendar).
     listed_ids = {e.suggestion_id for e in ownership.ours}
     held = {
         r.id
-        for r in current
-        if r.status == "missing" or r.id in unconfirmed or r.id not in listed_ids
+        for r in observation.rows
+        if r.id in unconfirmed
+        or r.status == "missing"
+        or (r.status in ("active", "user_moved") and r.id not in listed_ids)
     }
     history.update({r.id: r for r in observation.rows})
-    plan = plan_blocks(
-        specs,
-        energy,
-        busy_periods(mirror, params.buffer, tz),
+    planned = plan_target(
+        cs,
         now,
-        tz,
-        params,
-        existing=[
-            ExistingBlock(
-                r.id,
-                r.task_type,
-                r.start,
-                r.end,
-                # In approval mode calsync never moves a block on its own.
-                user_placed=r.status == "user_moved" or r.id in held or manual,
-            )
-            for r in current
-        ],
-        declined=[
-            ExistingBlock(r.id, r.task_type, r.start, r.end)
-            for r in [*declined_before, *observation.rows]
-            if r.status in ("declined", "lost")
-        ],
-        avoid=[  # slots the user moved a block away from
-            ExistingBlock(r.id, r.task_type, r.planned_start, r.planned_start + (r.end - r.start))
-            for r in observation.rows
-            if r.planned_start is not None and r.planned_start != r.start
-        ],
-        own=own_sessions(this_week, config),
-        earlier=[  # they count toward their week's target
-            ExistingBlock(r.id, r.task_type, r.start, r.end)
-            for r in history.values()
-            if r.status in COUNTED and (r.end <= now or (r.status == "gone" and r.start < now))
-        ],
+        observation.rows,
+        held=held,
+        declined=[*declined_before, *observation.rows],
+        earlier=history.values(),
+        since={t.name: since.get(t.name, began) for t in config.task_types},
+        manual=manual,
     )
     taken = known_ids | {e.suggestion_id for e in ownership.foreign}
-    plan = _with_ids(plan, user, taken, installation)
+    plan = _with_ids(planned.blocks, user, taken, installation)
     contents = {
-        b.id: block_content(cs, b, b.id, habits[b.task_type][1], installation)
+        b.id: block_content(cs, b, b.id, planned.completions[b.task_type], installation)
         for b in plan
         if b.id is not None and b.reason in ("new", "moved")
     }

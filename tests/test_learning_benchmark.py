@@ -22,7 +22,7 @@ from benchmarks.learning.metrics import (
     ranking_metrics,
     recovery,
 )
-from calsync import writeback
+from calsync import planning
 from calsync.learning import schedule
 from calsync.learning.habits import behavioural_update, neutral_array
 from calsync.learning.windows import allowed_periods
@@ -105,15 +105,15 @@ def test_aggregates_are_in_range_with_ordered_intervals(quick: dict) -> None:
 
 def test_the_planner_is_the_daemons() -> None:
     assert simulate.plan_blocks is schedule.plan_blocks
-    assert simulate.plan_params is writeback.plan_params
-    assert simulate.task_specs is writeback.task_specs
+    assert simulate.plan_params is planning.plan_params
+    assert simulate.task_specs is planning.task_specs
 
 
 @pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_blocks_never_overlap_meetings_and_stay_in_windows(index: int) -> None:
     user = simulate.make_user(0, index, TASKS, 3)
     config = simulate.user_config(user)
-    params = writeback.plan_params(config)
+    params = planning.plan_params(config)
     windows = {t.name: [w.window() for w in t.windows] for t in config.task_types}
     rng = np.random.default_rng(index)
     for week in range(3):

@@ -21,7 +21,8 @@ from calsync.service import Calsync
 from calsync.service import open as open_calsync
 from calsync.targets.base import BlockContent, Target
 from calsync.targets.caldav import CaldavTarget
-from calsync.writeback import build_target, purge, run_cycle
+from calsync.targets.factory import build_target
+from calsync.writeback import purge, run_cycle
 from tests.radicale_server import RadicaleServer, Reply, Request
 from tests.test_writeback import make_config, only_moves_of_others
 

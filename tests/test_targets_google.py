@@ -16,8 +16,9 @@ from calsync.errors import TargetError, TargetOwnershipError
 from calsync.service import Calsync
 from calsync.service import open as open_calsync
 from calsync.targets.base import BlockContent
+from calsync.targets.factory import build_target
 from calsync.targets.google import GoogleTarget
-from calsync.writeback import build_target, purge, run_cycle
+from calsync.writeback import purge, run_cycle
 
 from .fake_google import FakeGoogle
 from .test_sources_google import credentials

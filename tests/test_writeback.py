@@ -21,9 +21,10 @@ from calsync.service import Calsync
 from calsync.service import open as open_calsync
 from calsync.sources.memory import MemorySource
 from calsync.targets.base import BlockContent
+from calsync.targets.factory import build_targets
 from calsync.targets.ics_file import IcsFileTarget
 from calsync.targets.memory import MemoryTarget
-from calsync.writeback import build_targets, purge, run_cycle
+from calsync.writeback import purge, run_cycle
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY = datetime(2026, 11, 23, 7, tzinfo=BERLIN)

@@ -23,8 +23,9 @@ from calsync.service import Calsync
 from calsync.service import open as open_calsync
 from calsync.sources.factory import build_sources
 from calsync.targets.base import Target
+from calsync.targets.factory import build_targets
 from calsync.web import RunningServer, start_in_thread
-from calsync.writeback import build_targets, run_cycle
+from calsync.writeback import run_cycle
 from tests.radicale_server import RadicaleServer
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -63,7 +63,7 @@ from calsync.learning.schedule import (
 from calsync.learning.slots import DAY_NAMES, SLOTS_PER_WEEK, slot_of
 from calsync.learning.windows import allowed_periods
 from calsync.model import Event
-from calsync.writeback import plan_params, task_specs
+from calsync.planning import plan_params, task_specs
 
 #: First simulated Monday. The US (8 March) and EU (29 March) daylight-saving
 #: changes fall inside the first weeks, so planning and slots cross them.

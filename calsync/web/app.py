@@ -74,7 +74,7 @@ class WebState:
         port: int = 8765,
         targets: list[Target] | None = None,
     ):
-        from calsync.writeback import build_targets
+        from calsync.targets.factory import build_targets
 
         self.cs = cs
         self.config: Config = cs.config

@@ -93,7 +93,7 @@ class Week:
 def _blocks_of_week(
     cs: Calsync, tx: StoreTx, start: datetime, end: datetime, tz: ZoneInfo
 ) -> list[WeekBlock]:
-    from calsync.writeback import own_sessions
+    from calsync.planning import own_sessions
 
     user = cs.config.user.id
     blocks = []
@@ -276,8 +276,8 @@ def shortfalls(cs: Calsync, planned: Sequence[Any], now: datetime | None = None)
     ``max_per_day``, the day cap of suggested time; what counts already (the
     user's own sessions, declined blocks) is said too.
     """
+    from calsync.planning import own_sessions
     from calsync.reconcile import COUNTED
-    from calsync.writeback import own_sessions
 
     config = cs.config
     tz = ZoneInfo(config.user.timezone)
@@ -539,7 +539,7 @@ def health(cs: Calsync) -> Health:
         )
     cycles = cyclelog.read(config.resolved_state_dir())
     recorded = cycles.get("targets", {})
-    from calsync.writeback import DEFAULT_TARGET
+    from calsync.targets.factory import DEFAULT_TARGET
 
     target_names = [(t.name, t.type) for t in config.targets] or [(DEFAULT_TARGET, "ics")]
     targets = [
