@@ -405,8 +405,14 @@ class EvidenceLearner:
                 adjustments={name: adjustments.get(task_id, []) for name, task_id in ids.items()},
                 merge=self._merge,
             )
-            for name, task_id in ids.items():
-                tx.save_habit(user_id, task_id, arrays[name], habit_counts.get(task_id, 0), now)
+            tx.save_habits(
+                user_id,
+                {
+                    task_id: (arrays[name], habit_counts.get(task_id, 0))
+                    for name, task_id in ids.items()
+                },
+                now,
+            )
         if energy_count is not None:
             energy = energy_array(
                 evidence.get(None, _NOTHING),

@@ -129,7 +129,7 @@ def test_each_database_has_one_installation_id_for_good(tmp_path: Path) -> None:
     store = Store.open(url)
     with store.read() as tx:
         first = tx.installation_id()
-    assert current_revision(store.engine) == "0006_installation"
+    assert current_revision(store.engine) == "0007_update_log_indexes"
     store.close()
     again = Store.open(url)
     other = Store.open(f"sqlite:///{tmp_path / 'b.db'}")

@@ -84,7 +84,7 @@ def test_fresh_file_is_migrated_to_head_with_the_configured_pragmas(tmp_path: Pa
     with open_calsync(config, store_url=_url(path), clock=FixedClock(NOW)) as cs:
         engine = cs.store.engine
         assert path.is_file()
-        assert current_revision(engine) == head_revision() == "0006_installation"
+        assert current_revision(engine) == head_revision() == "0007_update_log_indexes"
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -11,7 +11,7 @@ here, at the adapter boundary.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -179,6 +179,61 @@ _LATEST_ADJUSTMENTS = select(_bu.task_type_id, _bu.adjustments).where(
 )
 
 
+#: Keys per ``IN (…)`` list (well under SQLite's bound-parameter limit).
+_IN_CHUNK = 500
+# The event mirror's bulk statements (executemany); bind names cannot be column names.
+_INSERT_EVENT = insert(t.events).values(
+    source=bindparam("b_source"),
+    key=bindparam("b_key"),
+    start_at=bindparam("b_start_at"),
+    end_at=bindparam("b_end_at"),
+    suggestion_id=bindparam("b_suggestion_id"),
+    payload=bindparam("b_payload"),
+    updated_at=bindparam("b_updated_at"),
+)
+_UPDATE_EVENT = (
+    update(t.events)
+    .where(t.events.c.source == bindparam("b_source"), t.events.c.key == bindparam("b_key"))
+    .values(
+        start_at=bindparam("b_start_at"),
+        end_at=bindparam("b_end_at"),
+        suggestion_id=bindparam("b_suggestion_id"),
+        payload=bindparam("b_payload"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_habits(dialect: str) -> Any:
+    """The habit-array upsert of a dialect (built once), or ``None`` where there is none."""
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+    if dialect not in _UPSERTS:
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        statement = dialect_insert(t.habit_arrays).values(
+            user_id=bindparam("p_user_id"),
+            task_type_id=bindparam("p_task_type_id"),
+            slots=bindparam("p_slots"),
+            completion_count=bindparam("p_completion_count"),
+            updated_at=bindparam("p_updated_at"),
+        )
+        _UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=[_h.user_id, _h.task_type_id],
+            set_={
+                "slots": statement.excluded.slots,
+                "completion_count": statement.excluded.completion_count,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+    return _UPSERTS[dialect]
+
+
 def _prefixed(**values: Any) -> dict[str, Any]:
     """Parameters of an ``_UPDATE_*`` statement (whose bind names cannot be column names)."""
     return {f"p_{name}": value for name, value in values.items()}
@@ -258,6 +313,36 @@ class StoreTx:
             self._conn.execute(
                 insert(t.habit_arrays).values(user_id=user_id, task_type_id=task_type_id, **values)
             )
+
+    def save_habits(
+        self, user_id: str, arrays: Mapping[int, tuple[np.ndarray, int]], now: datetime
+    ) -> None:
+        """Insert or replace several habit arrays (by task type id: array and count) at once.
+
+        One statement whatever the number of task types (an upsert, executed
+        for every array), on SQLite and PostgreSQL; other databases get one
+        :meth:`save_habit` each.
+        """
+        if not arrays:
+            return
+        statement = _upsert_habits(self._conn.dialect.name)
+        if statement is None:
+            for task_type_id, (array, count) in arrays.items():
+                self.save_habit(user_id, task_type_id, array, count, now)
+            return
+        self._conn.execute(
+            statement,
+            [
+                _prefixed(
+                    user_id=user_id,
+                    task_type_id=task_type_id,
+                    slots=t.array_to_blob(array),
+                    completion_count=count,
+                    updated_at=now,
+                )
+                for task_type_id, (array, count) in arrays.items()
+            ],
+        )
 
     def load_energy(self, user_id: str, neutral: float) -> tuple[np.ndarray, int]:
         """The user's energy array and update count (neutral and 0 when none is stored)."""
@@ -559,34 +644,55 @@ class StoreTx:
     # ------------------------------------------------------------------ event mirror
 
     def upsert_events(self, source: str, items: Iterable[Event], now: datetime) -> int:
-        """Insert or replace occurrences of a source; return how many."""
-        count = 0
+        """Bring occurrences of a source into the mirror, writing only what changed.
+
+        New occurrences are inserted and changed ones rewritten, each kind in
+        one bulk statement; an occurrence stored with the same payload is not
+        written at all (its ``updated_at`` stays the time it last changed), so
+        a re-poll of a large feed with one edited event writes one row. Of
+        several occurrences with the same key the last wins. Returns how many
+        rows were written.
+        """
+        rows: dict[str, dict[str, Any]] = {}
         for event in items:
-            start, end = _instant(event.start), _instant(event.end)
-            values = {
-                "start_at": start,
-                "end_at": end,
-                "suggestion_id": event.suggestion_id,
-                "payload": event_to_dict(event),
-                "updated_at": now,
+            rows[event.occurrence_key] = {
+                "b_key": event.occurrence_key,
+                "b_start_at": _instant(event.start),
+                "b_end_at": _instant(event.end),
+                "b_suggestion_id": event.suggestion_id,
+                "b_payload": event_to_dict(event),
             }
-            key = event.occurrence_key
-            result = self._conn.execute(
-                update(t.events)
-                .where(t.events.c.source == source, t.events.c.key == key)
-                .values(**values)
-            )
-            if result.rowcount == 0:
-                self._conn.execute(insert(t.events).values(source=source, key=key, **values))
-            count += 1
-        return count
+        if not rows:
+            return 0
+        c = t.events.c
+        query = select(c.key, c.suggestion_id, c.payload).where(c.source == source)
+        if len(rows) <= _IN_CHUNK:  # an incremental poll: only its own keys
+            query = query.where(c.key.in_(list(rows)))
+        stored = {r.key: (r.suggestion_id, r.payload) for r in self._conn.execute(query)}
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for key, values in rows.items():
+            values.update(b_source=source, b_updated_at=now)
+            old = stored.get(key)
+            if old is None:
+                inserts.append(values)
+            elif old != (values["b_suggestion_id"], values["b_payload"]):
+                updates.append(values)
+        if inserts:
+            self._conn.execute(_INSERT_EVENT, inserts)
+        if updates:
+            self._conn.execute(_UPDATE_EVENT, updates)
+        return len(inserts) + len(updates)
 
     def delete_events(self, source: str, keys: Iterable[str]) -> int:
-        """Remove occurrences of a source by key; return how many existed."""
+        """Remove occurrences of a source by key (in bulk); return how many existed."""
+        wanted = list(dict.fromkeys(keys))
         removed = 0
-        for key in keys:
+        c = t.events.c
+        for offset in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[offset : offset + _IN_CHUNK]
             result = self._conn.execute(
-                delete(t.events).where(t.events.c.source == source, t.events.c.key == key)
+                delete(t.events).where(c.source == source, c.key.in_(chunk))
             )
             removed += result.rowcount
         return removed
@@ -742,7 +848,7 @@ class StoreTx:
     # ------------------------------------------------------------------ installation
 
     def installation_id(self) -> str:
-        """This database's installation id (random, made once by migration 0006).
+        """The installation id of this database (random, made once by migration 0006).
 
         Raises:
             StoreError: the database has none (it was not migrated by calsync).

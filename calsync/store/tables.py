@@ -136,6 +136,10 @@ behaviour_updates = Table(
     Column("revision", Integer, nullable=False, default=1),
     Column("recorded_at", UTCDateTime(), nullable=False),
     Index("ix_behaviour_updates_user_task", "user_id", "task_type_id", "seq"),
+    # Migration 0007: the newest adjustments of a user (every update) and the
+    # newest completion's time are index seeks, not scans of the user's log.
+    Index("ix_behaviour_updates_user_kind", "user_id", "kind", "task_type_id", "seq"),
+    Index("ix_behaviour_updates_user_kind_recorded", "user_id", "kind", "recorded_at"),
 )
 
 behaviour_update_history = Table(
