@@ -61,7 +61,8 @@ def test_an_outcome_goes_into_both_memories_and_the_input_is_unchanged() -> None
 def test_the_state_is_a_deterministic_function_of_the_outcomes() -> None:
     one = routine(AdaptiveState(), "a", (TUE_9,), (TUE_16,), range(4))
     two = routine(AdaptiveState(), "a", (TUE_9,), (TUE_16,), range(4))
-    assert one.change == two.change and one.gains == two.gains
+    assert one.change == two.change
+    assert one.gains == two.gains
     np.testing.assert_array_equal(one.streams["a"].long.positive, two.streams["a"].long.positive)
 
 
@@ -83,9 +84,10 @@ def test_a_change_of_routine_is_detected_and_followed_within_two_weeks() -> None
     slow = routine(AdaptiveState(), "a", (TUE_9, THU_9), (TUE_16, THU_16), range(10), blind)
     slow = routine(slow, "a", (TUE_16, THU_16), (TUE_9, THU_9), range(10, 12), blind)
     assert slow.changes == 0
-    assert adaptive_arrays(slow, ["a"], blind)["a"][TUE_9] > adaptive_arrays(slow, ["a"], blind)[
-        "a"
-    ][TUE_16]
+    assert (
+        adaptive_arrays(slow, ["a"], blind)["a"][TUE_9]
+        > adaptive_arrays(slow, ["a"], blind)["a"][TUE_16]
+    )
 
 
 def test_task_types_that_agree_borrow_more_than_opposed_ones() -> None:
@@ -138,8 +140,9 @@ def test_bad_input_and_parameters_are_refused() -> None:
 
 def test_the_configuration_states_the_cores_defaults_once() -> None:
     assert embedded_default().learning.adaptive_params() == AdaptiveParams()
+    task = {"name": "t", "keywords": ["t"]}
     learning = parse_config(
-        {"task_types": [{"name": "t", "keywords": ["t"]}], "learning": {"adaptive_pool_strength": 5}}
+        {"task_types": [task], "learning": {"adaptive_pool_strength": 5}}
     ).learning
     assert learning.adaptive_params().pool_strength == 5.0
     assert TwoMemories().long.total == 0.0

@@ -6,6 +6,7 @@ import json
 import math
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,10 +43,71 @@ def quick() -> dict:
 
 def test_quick_mode_same_seed_gives_identical_json(tmp_path: Path, quick: dict) -> None:
     first, second = tmp_path / "a.json", tmp_path / "b.json"
-    assert run.main(["--quick", "--jobs", "1", "--json", str(first)]) == 0
-    assert run.main(["--quick", "--jobs", "2", "--json", str(second)]) == 0
+    assert run.main(["--quick", "--families", "shared", "--jobs", "1", "--json", str(first)]) == 0
+    assert run.main(["--quick", "--families", "shared", "--jobs", "2", "--json", str(second)]) == 0
     assert first.read_bytes() == second.read_bytes()
-    assert json.loads(first.read_text()) == json.loads(json.dumps(quick))
+    report = json.loads(first.read_text())
+    assert report["held_out"] == simulate.HELD_OUT
+    assert report["families"]["shared"] == json.loads(json.dumps(quick))
+
+
+def test_every_family_is_deterministic_whatever_the_jobs(tmp_path: Path) -> None:
+    args = ["--users", "2", "--weeks", "2", "--learners", "adaptive,seed_ema,oracle"]
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert run.main([*args, "--jobs", "1", "--json", str(first)]) == 0
+    assert run.main([*args, "--jobs", "2", "--json", str(second)]) == 0
+    assert first.read_bytes() == second.read_bytes()
+    report = json.loads(first.read_text())
+    assert list(report["families"]) == list(simulate.FAMILIES)
+    assert simulate.HELD_OUT in simulate.FAMILIES
+    for part in report["families"].values():
+        assert set(part["targets"]) == {"adaptive"}
+        assert part["above_oracle"]["adaptive"]["week 1"]["n"] == 2
+
+
+def test_families_draw_different_users_and_the_shared_family_is_the_original() -> None:
+    regimes = {
+        family: simulate.make_user(0, 3, TASKS, 4, family).regimes[0].propensity["Email"]
+        for family in simulate.FAMILIES
+        if not simulate.FAMILIES[family].sparse
+    }
+    values = list(regimes.values())
+    assert all(not np.allclose(values[0], other) for other in values[1:])
+    assert simulate.make_user(0, 3, TASKS, 4) == simulate.make_user(0, 3, TASKS, 4, "shared")
+
+
+def test_sparse_users_have_six_to_eight_task_types_of_one_or_two_sessions() -> None:
+    for index in range(6):
+        tasks = simulate.family_task_types(0, index, "sparse")
+        assert 6 <= len(tasks) <= 8
+        assert all(t["weekly_target"]["sessions"] in (1, 2) for t in tasks)
+        assert simulate.user_config(simulate.make_user(0, index, [], 2), tasks).task_types
+
+
+def test_logged_users_history_and_own_sessions_reach_the_learner_once_ended() -> None:
+    seen: list[tuple[str, object, object]] = []
+
+    class Spy(simulate.EvidenceLearner):
+        def __init__(self, config: Any, clock: Any) -> None:
+            super().__init__(config)
+            self.clock = clock
+
+        def update(self, task: str, slot: int, success: float, kind: str, **kw: Any) -> None:
+            seen.append((kind, kw["start"], self.clock.now()))
+            super().update(task, slot, success, kind, **kw)
+
+    simulate.LEARNERS["own_spy"] = lambda user, config, clock: Spy(config, clock)
+    try:
+        simulate.run_user(0, 2, 2, ["own_spy"], family="logged")
+    finally:
+        del simulate.LEARNERS["own_spy"]
+    own = [(start, now) for kind, start, now in seen if kind == "own"]
+    first_sync = simulate.make_user(0, 2, TASKS, 2, "logged").week_start(0)
+    history = [start for start, now in own if now == first_sync]
+    assert history, "the first sync reads the user's past sessions"
+    assert all(first_sync - timedelta(days=simulate.DAYS_BACK) <= s < first_sync for s in history)
+    assert any(start >= first_sync for start, _ in own), "and the ones logged while it runs"
+    assert all(start < now for start, now in own)
 
 
 def test_another_seed_gives_other_users() -> None:

@@ -81,14 +81,14 @@ FLIP = {"lark": "owl", "owl": "lark"}
 WEEKEND = (0, 6)
 #: Learners ``run`` knows, in report order.
 LEARNER_NAMES = (
+    "adaptive",
+    "adaptive_insights",
     "evidence",
     "evidence_insights",
     "seed_ema",
-    "ema_skips",
     "random",
     "oracle",
-    "noisy_oracle",
-    "full_information",
+    "adaptive_full_information",
 )
 
 
@@ -746,9 +746,17 @@ class AdaptiveLearner:
         self.neutral = config.learning.neutral_value
         self.prior = population_prior(self.neutral)
         self.energy_adjustments: list[Adjustment] = []
+        self.notes_since = 0  # changes of routine detected before the notes were first seen
 
     def adjust(self, adjustments: Sequence[Adjustment]) -> None:
-        """Take an interpreter sync's energy adjustments (the latest set replaces the last)."""
+        """Take an interpreter sync's energy adjustments (the latest set replaces the last).
+
+        The same notes sent again keep their age: notes written before a change
+        of routine the learner has since detected describe the old routine,
+        and are dropped (:meth:`arrays`) until the user's notes change.
+        """
+        if list(adjustments) != self.energy_adjustments:
+            self.notes_since = self.state.changes
         self.energy_adjustments = list(adjustments)
 
     def update(
@@ -770,11 +778,12 @@ class AdaptiveLearner:
 
     def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The adaptive habit arrays and the evidence learner's energy array."""
+        fresh = self.state.changes == self.notes_since
         energy = energy_array(
             self.energy,
             self.energy_params,
             neutral=self.neutral,
-            adjustments=self.energy_adjustments,
+            adjustments=self.energy_adjustments if fresh else (),
             merge=self.merge,
         )
         habits = adaptive_arrays(self.state, self.tasks, self.params, prior=self.prior)
@@ -937,19 +946,58 @@ class FullInformationLearner(EvidenceLearner):
         today = self.clock.now().astimezone(self.user.tz).date()
         while self.told < today:
             day, self.told = self.told, self.told + timedelta(days=1)
-            week = (day - START).days // 7
-            truth = self.user.regime(week).propensity
-            rng = np.random.default_rng(
-                np.random.SeedSequence([self.user.seed, self.user.index, day.toordinal(), 5])
-            )
-            for hour in self.HOURS:
-                start = _local(day, hour * 60, self.user.tz)
-                slot = slot_of(start, self.user.tz)
-                for name in sorted(truth):
-                    success = float(rng.random() < truth[name][slot])
-                    self.habits[name] = add_outcome(
-                        self.habits[name], slot, success, start, self.params
-                    )
+            for name, slot, success, start in told_outcomes(self.user, day, self.HOURS):
+                self.habits[name] = add_outcome(
+                    self.habits[name], slot, success, start, self.params
+                )
+        return super().arrays()
+
+
+def told_outcomes(user: SimUser, day: date, hours: range) -> list[tuple[str, int, float, datetime]]:
+    """The full-information bounds' free outcomes of one day: ``(task, slot, success, start)``.
+
+    One Bernoulli draw from that day's true propensity at every hour of
+    ``hours``, for every task type (seeded by user and day, so every bound
+    learner is told the same).
+    """
+    week = (day - START).days // 7
+    truth = user.regime(week).propensity
+    rng = np.random.default_rng(np.random.SeedSequence([user.seed, user.index, day.toordinal(), 5]))
+    told = []
+    for hour in hours:
+        start = _local(day, hour * 60, user.tz)
+        slot = slot_of(start, user.tz)
+        for name in sorted(truth):
+            told.append((name, slot, float(rng.random() < truth[name][slot]), start))
+    return told
+
+
+class AdaptiveFullInformation(AdaptiveLearner):
+    """The information bound of the adaptive learner: it is also told every daytime hour.
+
+    Exactly :class:`FullInformationLearner`'s free outcomes (one at every
+    hour 07:00–20:00 of every day that has ended, for every task type),
+    observed by the adaptive learner — strictly more of the kind of
+    information a calendar gives, about 25 times what the blocks reveal.
+    """
+
+    HOURS = FullInformationLearner.HOURS
+
+    def __init__(self, user: SimUser, config: Config, clock: FixedClock):
+        super().__init__(config)
+        self.user = user
+        self.clock = clock
+        self.told = START
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Observe the free outcomes of every day that has ended, then the adaptive arrays."""
+        today = self.clock.now().astimezone(self.user.tz).date()
+        while self.told < today:
+            day, self.told = self.told, self.told + timedelta(days=1)
+            for name, slot, success, start in told_outcomes(self.user, day, self.HOURS):
+                self.state = observe(
+                    self.state, name, slot, success, start, self.params, prior=self.prior
+                )
         return super().arrays()
 
 
@@ -980,6 +1028,9 @@ LEARNERS: dict[str, LearnerFactory] = {
     "oracle": lambda user, config, clock: OracleLearner(user, clock),
     "noisy_oracle": lambda user, config, clock: NoisyOracleLearner(user, clock),
     "full_information": lambda user, config, clock: FullInformationLearner(user, config, clock),
+    "adaptive_full_information": lambda user, config, clock: AdaptiveFullInformation(
+        user, config, clock
+    ),
     "seed_ema_store": lambda user, config, clock: StoreLearner(config, clock),
     "ema_skips_store": lambda user, config, clock: StoreLearner(config, clock, learn_skips=True),
     "evidence_store": lambda user, config, clock: StoreLearner(

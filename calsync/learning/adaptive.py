@@ -10,28 +10,32 @@ decides from the data how much of the rest to use:
 * **Two memories.** Each stream keeps a *long* memory (half-life
   ``long_half_life_days``) and a *recent* one (``short_half_life_days``),
   fed the same outcomes. Every outcome weighs at least as much in the long
-  memory as in the recent one, so ``old = long − recent`` is the evidence
-  from before the recent weeks. A **change detector** asks whether the recent
-  outcomes agree with what the old evidence predicts (a standardised
-  surprise over all the user's task types, ``z``); while they agree the
-  arrays use the long memory, and as the surprise grows beyond
-  ``change_threshold`` the old part is discounted by
-  ``exp(−(|z| − threshold) / change_scale)`` — a new routine is followed
-  within a couple of weeks, a steady one keeps months of evidence.
-* **Borrowing from other task types as far as they agree.** For every pair
-  of task types an agreement ``ρ`` is estimated from their own evidence:
-  the evidence-weighted correlation of their slot estimates (log-odds,
-  centred), shrunk toward ``agreement_prior`` by ``agreement_weight``
-  outcomes of overlap, clipped at 0 — task types with unrelated or opposed
-  best times stop borrowing as their evidence shows it. What is borrowed is
-  a **prior**, not evidence: the agreeing task types' rate in a slot, worth
-  at most ``pool_strength`` outcomes (saturating in how much they know), so
-  a task type's own outcomes outweigh it as they accumulate instead of
+  memory as in the recent one, so ``long − recent`` is the older evidence.
+  A **change detector** scores, before each new outcome is added, how much
+  better the recent memory predicted it than the long one (log-likelihood,
+  summed over all the user's task types as a CUSUM that never drops below
+  0, fading with ``score_half_life_days``). While the routine holds the long
+  memory predicts better and the score stays near 0; when it exceeds
+  ``change_threshold`` nats a change of routine is taken as detected and
+  every long memory keeps its recent part and only ``change_keep`` of the
+  older evidence — a steady routine keeps months of evidence, a new one is
+  followed within a couple of weeks.
+* **Borrowing from other task types as far as they agree.** Before each
+  outcome of a task type is added, the learner also scores, for every other
+  task type, whether borrowing that one's rate in the slot (at full weight)
+  would have predicted it better than not borrowing. The pair's borrowing
+  weight is the logistic of that score (``agreement_prior`` before any
+  evidence, one logit unit per ``agreement_scale`` nats): task types with
+  unrelated or opposed best times stop borrowing from each other as their
+  outcomes show it, agreeing ones borrow more. What is borrowed is a
+  **prior**, not evidence: the other task type's rate in a slot, worth at
+  most ``pool_strength`` outcomes (saturating in how much it knows there),
+  so a task type's own outcomes outweigh it as they accumulate instead of
   sharing every slot with the others for good.
 * **Neighbouring hours and similar days** are borrowed the same way: the
-  kernel-smoothed evidence of a slot (``hour_width``, ``similar_day_weight``,
-  ``other_day_weight``) is a prior worth at most ``neighbour_strength``
-  outcomes, while the slot's own outcomes count in full.
+  kernel-smoothed evidence around a slot (``hour_width``,
+  ``similar_day_weight``, ``other_day_weight``) is a prior worth at most
+  ``neighbour_strength`` outcomes, while the slot's own outcomes count in full.
 * **The user's own past calendar.** Sessions the user logged before calsync
   started (read on the first sync) are outcomes like any other; the long
   memory keeps them for months, so they act as that task type's own prior
@@ -39,16 +43,19 @@ decides from the data how much of the rest to use:
 
 The posterior mean of a slot is::
 
-    habit = (own S + n_nb · r_nb + n_pool · r_pool + m0 · prior)
-            / (own S + own F + n_nb + n_pool + m0)
+    habit = (S + n_nb · r_nb + Σ_o n_o · r_o + m0 · prior)
+            / (S + F + n_nb + Σ_o n_o + m0)
 
-with ``own`` the slot's evidence, ``r_nb`` the neighbours' rate
-(worth ``n_nb``), ``r_pool`` the agreeing task types' rate (worth
-``n_pool``) and the population prior (worth ``m0``, interpreter
-adjustments merged into it as in the evidence learner).
+with ``S``, ``F`` the slot's own (long-memory) successes and failures,
+``r_nb`` the neighbourhood's rate (worth ``n_nb``), ``r_o`` another task
+type's rate (worth ``n_o``: its borrowing weight times its capped evidence)
+and the population prior (worth ``m0``, interpreter adjustments merged into
+it as in the evidence learner).
 
-Everything is pure (numpy only) and a deterministic function of the
-outcomes, so the arrays can be recomputed from the update log.
+Everything is pure (numpy only). The state is a deterministic function of
+the outcomes *in the order they were learned* (the scores are prequential;
+unlike :mod:`calsync.learning.evidence` the order matters), so replaying an
+update log in its order recomputes it — and every array — exactly.
 """
 
 from __future__ import annotations
@@ -102,15 +109,15 @@ class AdaptiveParams:
     hour_width: float = 1.0
     similar_day_weight: float = 0.4
     other_day_weight: float = 0.1
-    neighbour_strength: float = 1000.0
+    neighbour_strength: float = 6.0
     pool_strength: float = 2.0
-    agreement_prior: float = 0.5
-    agreement_scale: float = 0.5
-    long_half_life_days: float = 56.0
-    short_half_life_days: float = 7.0
+    agreement_prior: float = 0.3
+    agreement_scale: float = 0.05
+    long_half_life_days: float = 84.0
+    short_half_life_days: float = 4.0
     score_half_life_days: float = 14.0
-    change_threshold: float = 3.0
-    change_keep: float = 0.2
+    change_threshold: float = 1.0
+    change_keep: float = 0.05
 
     def __post_init__(self) -> None:
         positive = (
@@ -182,8 +189,6 @@ def add(
         add_outcome(memories.long, slot, success, at, params.long()),
         add_outcome(memories.short, slot, success, at, params.short()),
     )
-
-
 
 
 @dataclass
