@@ -161,6 +161,11 @@ def test_approving_a_proposal_writes_it_to_radicale_and_declining_teaches_a_skip
     assert len(site.calsync_events()) == 3
     assert proposals(site.cs) == []
 
+    page.goto(f"{site.url}/health")
+    chart = page.locator("svg#acceptance")
+    expect(chart).to_be_visible()  # one week decided: 0 kept, 1 declined
+    expect(chart.locator("rect.bar")).to_have_count(1)
+
     page.goto(f"{site.url}/week")
     kinds = page.locator("svg#heatmap a.block").evaluate_all("bs => bs.map(b => b.dataset.kind)")
     assert kinds.count("suggested") == 3

@@ -507,6 +507,22 @@ class StoreTx:
             )
         )
 
+    def completion_keys(self, user_id: str, prefix: str = "") -> list[str]:
+        """The idempotency keys of a user's completions (starting with ``prefix``), in order.
+
+        Only the keys are read (no payload is decoded): cheap enough for every
+        page view and metrics scrape.
+        """
+        c = t.behaviour_updates.c
+        query = (
+            select(c.idempotency_key)
+            .where(c.user_id == user_id, c.kind == "completion")
+            .order_by(c.seq)
+        )
+        if prefix:
+            query = query.where(c.idempotency_key.startswith(prefix, autoescape=True))
+        return [r.idempotency_key for r in self._conn.execute(query)]
+
     def updates_for_habit(self, user_id: str, task_type_id: int) -> list[UpdateRow]:
         """Every log row that shaped one habit array, in the order it arrived."""
         rows = self._conn.execute(

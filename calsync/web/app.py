@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -79,6 +79,7 @@ class WebState:
         self.cs = cs
         self.config: Config = cs.config
         self.host, self.port = host, port
+        self.zone = ZoneInfo(cs.config.user.timezone)
         self.loopback = is_loopback(host)
         self.token = None if self.loopback else access_token(cs.config.resolved_state_dir())
         self.csrf = Csrf()
@@ -91,7 +92,21 @@ class WebState:
             lstrip_blocks=True,
         )
         self.env.filters["shown"] = shown
+        self.env.filters["when"] = self.when
         self.env.globals.update(csrf_field=CSRF_FIELD, colours=KIND_COLOURS)
+
+    def when(self, value: datetime | str | None) -> str:
+        """An instant (or its ISO text) on the user's clock, for people; ``—`` for none."""
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return shown(value, 40)
+        if value.tzinfo is None:
+            return value.isoformat(timespec="minutes")
+        return value.astimezone(self.zone).strftime("%a %d %b %Y %H:%M")
 
     def target(self, name: str) -> Target:
         """A configured target by name."""

@@ -208,7 +208,7 @@ def why(cs: Calsync, block: WeekBlock) -> Why:
         habit, count = cs.habit_in(tx, block.task_type, user)
         energy, _ = tx.load_energy(user, config.learning.neutral_value)
         task_id = cs.task_type_id_in(tx, cs.task_type(block.task_type).name)
-        rows = [r for r in tx.completions(user) if r.task_type_id == task_id]
+        rows = [r for r in tx.updates_for_habit(user, task_id) if r.kind == "completion"]
         adjustments = tx.latest_adjustments(user)
         insights = tx.insights(user)
     score, h, e = block_values(habit, energy, block.start, block.end, tz, config.scoring.params())
@@ -423,12 +423,15 @@ def acceptance_by_week(rows: Sequence[SuggestionRow], tz: ZoneInfo) -> list[Week
     return [WeekAcceptance(m, *c) for m, c in sorted(weeks.items())]
 
 
-def outcomes(rows: Sequence[SuggestionRow], completions: Sequence[UpdateRow]) -> Outcomes:
-    """Outcomes learned: kept blocks (done), deleted ones (skip), moved ones, the rest."""
+def outcomes(rows: Sequence[SuggestionRow], keys: Sequence[str]) -> Outcomes:
+    """Outcomes learned from suggestions, from the completions' keys.
+
+    ``suggestion:<id>:done`` is a kept block; ``suggestion:<id>:skip`` a
+    deleted one, or a moved one when its row says it was moved.
+    """
     by_id = {r.id: r for r in rows}
     done = skip = moved = other = 0
-    for update in completions:
-        key = update.idempotency_key
+    for key in keys:
         if not key.startswith("suggestion:"):
             other += 1
             continue
@@ -520,7 +523,7 @@ def health(cs: Calsync) -> Health:
         states = {s.name: tx.sync_state(s.name) for s in config.sources}
         runs = tx.llm_runs(limit=100_000)
         rows = tx.suggestions(user)
-        completions = tx.completions(user)
+        keys = tx.completion_keys(user, "suggestion:")
     sources = []
     for source in config.sources:
         state = states[source.name]
@@ -573,6 +576,6 @@ def health(cs: Calsync) -> Health:
         interpreter,
         cs.progress(),
         acceptance_by_week(rows, tz),
-        outcomes(rows, completions),
+        outcomes(rows, keys),
         counts,
     )
