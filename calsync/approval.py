@@ -73,12 +73,16 @@ def hold_for_approval(
     user = cs.config.user.id
     now = cs.clock.now()
     with cs.store.write() as tx:
+        # Read again inside the write: a proposal approved (or declined) since this
+        # cycle began keeps what the user made of it.
+        status = {r.id: r.status for r in tx.suggestions(user, target)}
         for row in tx.suggestions(user, target, [PROPOSED]):
             if row.id not in held:
                 tx.save_suggestion(replace(row, status=WITHDRAWN), now)
         for block in proposed:
             assert block.id is not None
-            tx.save_suggestion(_proposal_row(user, target, block), now)
+            if status.get(block.id, WITHDRAWN) in UNWRITTEN:
+                tx.save_suggestion(_proposal_row(user, target, block), now)
     if proposed:
         logger.info("%s: %d block(s) proposed, waiting for approval", target, len(proposed))
     return remaining, proposed

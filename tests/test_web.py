@@ -467,3 +467,72 @@ def test_the_web_command_is_there(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "--host" in out
     assert "--port" in out
+
+
+def test_a_cycle_that_planned_before_an_approval_does_not_undo_it(
+    cs: Calsync, target: MemoryTarget
+) -> None:
+    from calsync.approval import hold_for_approval
+    from calsync.writeback import block_content
+
+    run_cycle(cs, target)
+    stale = run_cycle(cs, target, dry_run=True)  # planned while the user approves
+    first = stale.proposed[0]
+    assert first.id is not None
+    assert approve(cs, target, [first.id]) == 1
+    creates: list[Any] = [
+        Create(block_content(cs, b, b.id, 0, None)) for b in stale.proposed if b.id is not None
+    ]
+    hold_for_approval(cs, target.name, stale.plan, creates, dry_run=False)
+    with cs.store.read() as tx:
+        (row,) = [r for r in tx.suggestions(cs.config.user.id) if r.id == first.id]
+    assert row.status == "active"
+    assert run_cycle(cs, target).actions == []  # nothing removed, nothing re-created
+
+
+def test_calsync_web_serves_the_configured_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import calsync.web
+
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(calsync.web, "serve", lambda cs, host, port: served.append((host, port)))
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[user]\ntimezone = "Europe/Berlin"\n'
+        "[web]\nport = 9999\n",
+        encoding="utf-8",
+    )
+    assert main(["--config", str(path), "web"]) == 0
+    assert main(["--config", str(path), "web", "--host", "192.0.2.7", "--port", "1234"]) == 0
+    assert served == [("127.0.0.1", 9999), ("192.0.2.7", 1234)]
+    out = capsys.readouterr().out
+    assert "is not loopback" in out
+    assert str(tmp_path / "state" / TOKEN_FILE) in out
+
+
+def test_calsync_run_serves_the_web_view_when_enabled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import calsync.web
+
+    events: list[str] = []
+
+    class Fake:
+        def stop(self) -> None:
+            events.append("stopped")
+
+    def fake_start(cs: Calsync, host: str, port: int) -> Fake:
+        events.append(f"started {host}:{port}")
+        return Fake()
+
+    monkeypatch.setattr(calsync.web, "start_in_thread", fake_start)
+    monkeypatch.setattr(Daemon, "run_forever", lambda self: events.append("service") or 0)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[user]\ntimezone = "Europe/Berlin"\n'
+        "[web]\nenabled = true\nport = 8799\n",
+        encoding="utf-8",
+    )
+    assert main(["--config", str(path), "run"]) == 0
+    assert events == ["started 127.0.0.1:8799", "service", "stopped"]
