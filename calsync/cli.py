@@ -26,13 +26,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from calsync import __version__
-from calsync.config import (
-    Config,
-    StoreConfig,
-    default_config_path,
-    load_config,
-    render_example,
-)
 from calsync.errors import (
     CalsyncError,
     ConfigError,
@@ -42,29 +35,54 @@ from calsync.errors import (
     SourceError,
     TargetError,
 )
-from calsync.render import heatmap, progress_text
-from calsync.service import Calsync
 from calsync.text import FOREIGN_LIMIT, MESSAGE_LIMIT, bounded, printable, quote, terminal
 
 if TYPE_CHECKING:
+    from calsync.config import Config
     from calsync.daemon import CycleSummary
     from calsync.reconcile import Action
+    from calsync.service import Calsync
     from calsync.targets.base import Target
     from calsync.writeback import CycleReport
-from calsync.service import open as open_calsync
 
 logger = logging.getLogger(__name__)
 
 
-def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+class _Reported(logging.Filter):
+    """Drops log records a command prints itself (one line per failure, not two)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record not marked ``calsync_reported``."""
+        return not getattr(record, "calsync_reported", False)
+
+
+def _configure_logging(verbosity: int, quiet: bool = False, service: bool = False) -> None:
+    """Logging on stderr: calsync's own events; libraries only at WARNING unless ``-v``.
+
+    The service logs calsync's INFO lines (a cycle, a failure, a reload);
+    ``-v`` adds every library's INFO (APScheduler, Alembic, urllib3 …),
+    ``-vv`` everything at DEBUG, ``-q`` only errors. A command prints its
+    failures itself, so the log line of the same failure is dropped there.
+    """
+    if quiet:
+        level = logging.ERROR
+    else:
+        level = (logging.WARNING, logging.INFO)[verbosity] if verbosity < 2 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not service:
+        handler.addFilter(_Reported())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    own = logging.INFO if service and not quiet and verbosity == 0 else logging.NOTSET
+    logging.getLogger("calsync").setLevel(own)
 
 
 def _embedded(args: argparse.Namespace) -> bool:
     """Whether no configuration file is in use (the embedded default applies)."""
+    from calsync.config import default_config_path
+
     return args.config is None and not default_config_path().exists()
 
 
@@ -88,6 +106,8 @@ def _load(args: argparse.Namespace) -> Config:
     alike, so ``plan``, ``status`` or ``heatmap`` see what ``run --once`` did;
     its state lives apart, in :func:`demo_state_dir` (unless ``--state-dir``).
     """
+    from calsync.config import load_config
+
     config = load_config(args.config)
     if args.state_dir is not None:
         config = config.model_copy(update={"state_dir": args.state_dir})
@@ -128,6 +148,8 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def _open(args: argparse.Namespace) -> Calsync:
+    from calsync.service import open as open_calsync
+
     return open_calsync(_load(args))
 
 
@@ -144,6 +166,8 @@ def _use_color(choice: str) -> bool:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """Write a commented starter configuration."""
+    from calsync.config import default_config_path, render_example
+
     path: Path = args.path or args.config or default_config_path()
     if path.exists() and not args.force:
         raise InputError(f"{path} already exists; use --force to overwrite it")
@@ -179,6 +203,8 @@ def _local_zone() -> str:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     """Validate a configuration file."""
+    from calsync.config import default_config_path
+
     path: Path | None = args.path or args.config
     if path is None:
         path = default_config_path()
@@ -188,7 +214,19 @@ def cmd_config_check(args: argparse.Namespace) -> int:
                 "(`calsync config example` shows it; `calsync init` writes a file to edit)"
             )
             return 0
-    config = load_config(path)
+    from calsync.checks import check_file
+
+    try:
+        config = check_file(path)
+    except ConfigError as err:
+        if not args.json:
+            raise
+        problems = [{"key": p.key, "message": p.message} for p in err.problems]
+        print(json.dumps({"file": str(path), "ok": False, "problems": problems}, indent=2))
+        return err.exit_code
+    if args.json:
+        print(json.dumps({"file": str(path), "ok": True, "problems": []}, indent=2))
+        return 0
     names = ", ".join(t.name for t in config.task_types) or "none"
     print(
         terminal(f"{path}: OK (user {config.user.id}, {config.user.timezone}; task types: {names})")
@@ -198,12 +236,16 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 def cmd_config_example(args: argparse.Namespace) -> int:
     """Print the documented example configuration."""
+    from calsync.config import render_example
+
     sys.stdout.write(render_example())
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print learning progress."""
+    from calsync.render import progress_text
+
     with _open(args) as cs:
         progress = cs.progress(args.user)
         user = args.user or cs.config.user.id
@@ -244,8 +286,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         line = f"source {source['name']}: last sync {source['last_success'] or 'never'}"
         if source["last_error"]:
             line += f"; last error: {source['last_error']}"
-        if source["needs_reauth"]:
-            line += " (run `calsync auth google`)"
+        kind = next((s.type for s in cs.config.sources if s.name == source["name"]), "")
+        error = source["last_error"] or ""
+        if source["needs_reauth"] and kind == "google" and "calsync auth google" not in error:
+            line += f" (run `calsync auth google --source {source['name']}`)"
         print(terminal(line))
     return 0
 
@@ -264,6 +308,8 @@ def _service_status(config: Config) -> dict[str, Any] | None:
 
 def cmd_heatmap(args: argparse.Namespace) -> int:
     """Print a task type's habit array (or the energy array) as a week grid."""
+    from calsync.render import heatmap
+
     with _open(args) as cs:
         if args.task.lower() == "energy":
             view, title = cs.energy(args.user), "energy"
@@ -314,9 +360,11 @@ def cmd_record(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     """Poll the configured sources once and learn from them."""
     from calsync.ingest import sync_all
+    from calsync.service import open as open_calsync
     from calsync.sources.factory import build_sources
 
     config = _load(args)
+    _check_source_name(config, args.source)
     with open_calsync(config) as cs:
         _render_sample(args, config, cs.clock.now())
         sources = build_sources(config, cs.clock, only=args.source)
@@ -333,7 +381,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_auth_google(args: argparse.Namespace) -> int:
     """Authorize calsync to read and write one Google source's events."""
     from calsync.auth import authorize_desktop, authorize_headless
-    from calsync.config import GoogleSourceConfig
+    from calsync.config import GoogleSourceConfig, default_config_path
 
     config = _load(args)
     candidates = [
@@ -373,10 +421,34 @@ def cmd_auth_google(args: argparse.Namespace) -> int:
 def _targets(cs: Calsync, only: str | None) -> list[Target]:
     from calsync.targets.factory import build_targets
 
-    targets = [t for t in build_targets(cs.config, cs.clock) if only is None or t.name == only]
+    built = build_targets(cs.config, cs.clock)
+    targets = [t for t in built if only is None or t.name == only]
     if only is not None and not targets:
-        raise InputError(f"no target called {only!r}")
+        known = ", ".join(t.name for t in built) or "none"
+        raise InputError(f"no target called {only!r} (known: {known})")
     return targets
+
+
+def _target_kinds(config: Config) -> dict[str, str]:
+    """Target name → type; the default target (no ``[[targets]]``) is an ICS file."""
+    return {t.name: t.type for t in config.targets} or {"suggestions": "ics"}
+
+
+def _target_line(report: CycleReport, kinds: dict[str, str]) -> str:
+    """A target's report: its summary, or one line naming the target, its type and the error."""
+    if not report.error:
+        return terminal(report.summary())
+    kind = kinds.get(report.target)
+    named = f"{report.target} ({kind})" if kind else report.target
+    error = report.error.removeprefix(f"{report.target}: ")
+    return terminal(f"{named}: FAILED: {error}")
+
+
+def _check_source_name(config: Config, name: str | None) -> None:
+    """``--source NAME`` must name a configured source (bad input, exit 2)."""
+    names = [s.name for s in config.sources]
+    if name is not None and name not in names:
+        raise InputError(f"no source called {name!r} (known: {', '.join(names) or 'none'})")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -389,8 +461,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_report_json(r) for r in reports], indent=2))
     else:
+        kinds = _target_kinds(cs.config)
         for report in reports:
-            print(terminal(report.summary()))
+            print(_target_line(report, kinds))
             for block in report.plan:
                 start = block.start.astimezone(tz)
                 print(
@@ -464,8 +537,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     with _open(args) as cs:
         reports = [run_cycle(cs, t) for t in _targets(cs, args.target)]
+        kinds = _target_kinds(cs.config)
     for report in reports:
-        print(terminal(report.summary()))
+        print(_target_line(report, kinds))
     return TargetError.exit_code if any(r.error for r in reports) else 0
 
 
@@ -504,7 +578,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the service (or one full cycle with --once)."""
     from calsync.clock import SystemClock
+    from calsync.config import default_config_path
     from calsync.daemon import Daemon, terminal_progress
+    from calsync.service import open as open_calsync
 
     config = _load(args)
     clock = SystemClock()
@@ -540,12 +616,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"({default_config_path()}) to add your calendars to; what the demo learned stays in "
             f"{config.resolved_state_dir()} (`calsync forget --demo` removes it).",
         )
-    failed = [r for r in summary.sources if not r.ok] or [r for r in summary.writeback if r.error]
-    return 1 if failed else 0
+    # The same failure, the same exit code as `sync` (5) and `apply` (6).
+    if any(not r.ok for r in summary.sources):
+        return SourceError.exit_code
+    return TargetError.exit_code if any(r.error for r in summary.writeback) else 0
 
 
 def _print_once(cs: Calsync, summary: CycleSummary, color: bool) -> None:
     """What one cycle learned and suggests, for people."""
+    from calsync.render import heatmap, progress_text
+
     tz = cs.timezone()
     for report in summary.sources:
         print(terminal(report.summary()))
@@ -563,9 +643,10 @@ def _print_once(cs: Calsync, summary: CycleSummary, color: bool) -> None:
                 neutral=cs.config.learning.neutral_value,
             )
         )
+    kinds = _target_kinds(cs.config)
     for report in summary.writeback:
         print()
-        print(terminal(report.summary()))
+        print(_target_line(report, kinds))
         for block in report.plan:
             start = block.start.astimezone(tz)
             print(
@@ -578,6 +659,8 @@ def _print_once(cs: Calsync, summary: CycleSummary, color: bool) -> None:
 
 def cmd_web(args: argparse.Namespace) -> int:
     """Serve the web view and /metrics (calsync[web])."""
+    from calsync.service import open as open_calsync
+
     config = _load(args)
     host = args.host or config.web.host
     port = args.port or config.web.port
@@ -701,7 +784,10 @@ def cmd_sync_llm(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulate a few weeks of history and show what calsync learns from it."""
+    from calsync.config import StoreConfig
     from calsync.demo import describe_choice, run_demo
+    from calsync.render import heatmap, progress_text
+    from calsync.service import open as open_calsync
 
     config = _load(args)
     if not config.task_types:
@@ -780,6 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "path", nargs="?", type=Path, help="file to check (default: --config or XDG path)"
     )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_config_check)
     p = config_sub.add_parser("example", help="print the documented example configuration")
     p.set_defaults(func=cmd_config_example)
@@ -911,7 +998,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.config = Path(os.environ["CALSYNC_CONFIG"]).expanduser()
     # The service logs its cycles (journald keeps them); commands stay quiet.
     service = args.command == "run" and not getattr(args, "once", False)
-    _configure_logging(max(args.verbose, 1) if service else args.verbose)
+    _configure_logging(args.verbose, args.quiet, service)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
@@ -923,6 +1010,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The last line of defence: whatever a message quotes, it is bounded and printable.
         print(f"calsync: error: {terminal(str(err))}", file=sys.stderr)
         return err.exit_code
+    except EOFError:
+        # input() at the end of stdin (`calsync auth google --headless < /dev/null`).
+        print(
+            "calsync: error: the input ended before an answer was given "
+            "(run it in a terminal, or pipe the answer in)",
+            file=sys.stderr,
+        )
+        return InputError.exit_code
     except KeyboardInterrupt:
         print("calsync: interrupted", file=sys.stderr)
         return 130

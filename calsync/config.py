@@ -1047,6 +1047,10 @@ def _problems(err: ValidationError) -> list[ConfigProblem]:
     return problems
 
 
+#: The message of the schema's own cross-reference check (key ``<file>``).
+_CROSS_REFERENCE = re.compile(r"^target '.*' needs a \w+ source called '.*'$")
+
+
 def _duplicate_names(data: Mapping[str, Any]) -> list[ConfigProblem]:
     """Names defined twice, found in the raw data so they show beside every other problem."""
     problems = []
@@ -1075,6 +1079,33 @@ def _duplicate_names(data: Mapping[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
+def _cross_references(data: Mapping[str, Any]) -> list[ConfigProblem]:
+    """A target's ``source`` must name a source of its type; found in the raw data."""
+    sources = data.get("sources")
+    kinds = {
+        s.get("name"): s.get("type")
+        for s in (sources if isinstance(sources, list) else [])
+        if isinstance(s, dict)
+    }
+    targets = data.get("targets")
+    problems = []
+    for index, target in enumerate(targets if isinstance(targets, list) else []):
+        if not isinstance(target, dict) or not isinstance(target.get("source"), str):
+            continue
+        wanted, kind = target["source"], target.get("type")
+        if kinds.get(wanted) == kind:
+            continue
+        same = [str(n) for n, k in kinds.items() if k == kind]
+        if wanted in kinds:
+            message = f"source '{quote(wanted)}' is of type {kinds[wanted]}, not {kind}"
+        else:
+            message = f"no source called '{quote(wanted)}'"
+        listed = ", ".join(same)
+        message += f" (the {kind} sources: {listed})" if same else f" (add a {kind} source)"
+        problems.append(ConfigProblem(f"targets[{index}].source", message))
+    return problems
+
+
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     """Validate an already-parsed TOML mapping.
 
@@ -1082,11 +1113,16 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
         ConfigError: listing every problem with its key.
 
     """
-    duplicates = _duplicate_names(data)
+    # Found in the raw data, so they show beside every other problem, with their keys.
+    duplicates = _duplicate_names(data) + _cross_references(data)
     try:
         config = Config.model_validate(dict(data))
     except ValidationError as err:
-        found = [p for p in _problems(err) if "is defined twice" not in p.message]
+        found = [
+            p
+            for p in _problems(err)
+            if "is defined twice" not in p.message and not _CROSS_REFERENCE.match(p.message)
+        ]
         raise ConfigError(source, duplicates + found) from err
     except RecursionError as err:
         raise ConfigError(source, [ConfigProblem("<file>", "values nested too deeply")]) from err

@@ -9,6 +9,7 @@ them into a message and an exit code in exactly one place
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -116,3 +117,38 @@ class TransientSourceError(SourceError):
 
 class SourceCancelledError(SourceError):
     """A source's work was stopped because calsync is stopping; not a failure of the source."""
+
+
+#: A library object's repr inside a message (``<urllib3….HTTPConnection object at 0x…>``).
+_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
+_CAUSED_BY = re.compile(r"Caused by \w+\((['\"])(.*)\1\)\)?$")
+
+
+def network_reason(err: BaseException) -> str:
+    """What went wrong on the network, in words, without library reprs.
+
+    Walks the chain a library wraps an operating-system error in (requests →
+    urllib3 → ``ConnectionRefusedError``) and returns its own words
+    ("Connection refused", "Name or service not known"); without one, the
+    error's text with every ``<… object at 0x…>`` removed. Adapters use it
+    when they translate a connection error into a :class:`SourceError` or
+    :class:`TargetError`.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [err]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror and current.errno is not None:
+            return str(current.strerror)
+        pending += [a for a in current.args if isinstance(a, BaseException)]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            pending.append(reason)
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    text = str(err)
+    if caused := _CAUSED_BY.search(text):  # urllib3's "… (Caused by NewConnectionError('…'))"
+        text = caused.group(2)
+    return _REPR.sub("", text).strip() or type(err).__name__

@@ -41,18 +41,33 @@ class SourceReport:
     insights: int = 0
     error: str | None = None
     needs_reauth: bool = False
+    #: The source's type (``ics``, ``caldav``, ``google``), named in a failure.
+    kind: str = ""
 
     def summary(self) -> str:
-        """One line for people."""
+        """One line for people: what was learned, or what failed, where, and the fix."""
         if not self.ok:
-            hint = " (run `calsync auth google`)" if self.needs_reauth else ""
-            return f"{self.source}: FAILED: {self.error}{hint}"
+            kind = f" ({self.kind})" if self.kind else ""
+            return f"{self.source}{kind}: FAILED: {self.error}{failure_hint(self)}"
         kind = "full" if self.full else "incremental"
         return (
             f"{self.source}: {kind}, {self.received} event(s) received, {self.deleted} deleted, "
             f"{self.learned} completion(s) learned, {self.corrected} corrected, "
             f"{self.insights} note(s)"
         )
+
+
+def failure_hint(report: SourceReport) -> str:
+    """The fix for a failed source, for its type; empty when its message already says it.
+
+    Only a Google source is fixed by ``calsync auth google``; a CalDAV
+    source refused access needs its username and password, which its
+    message names.
+    """
+    error = report.error or ""
+    if report.needs_reauth and report.kind == "google" and "calsync auth google" not in error:
+        return f" (run `calsync auth google --source {report.source}`)"
+    return ""
 
 
 def _apply_to_mirror(tx: StoreTx, source: str, result: FetchResult, cs: Calsync) -> int:
@@ -184,6 +199,7 @@ def forget_source(cs: Calsync, name: str) -> ForgetReport:
 def sync_source(cs: Calsync, source: Source) -> SourceReport:
     """Poll one source and learn from it. Never raises for a source's failure."""
     now = cs.clock.now()
+    kind = next((s.type for s in cs.config.sources if s.name == source.name), "")
     with cs.store.read() as tx:
         state = tx.sync_state(source.name)
     try:
@@ -191,12 +207,12 @@ def sync_source(cs: Calsync, source: Source) -> SourceReport:
     except SourceCancelledError as err:
         # Stopped by a shutdown: nothing is recorded, the source is polled again at start.
         logger.info("%s: %s", source.name, err)
-        return SourceReport(source=source.name, ok=False, error=str(err))
+        return SourceReport(source=source.name, ok=False, error=str(err), kind=kind)
     except CalsyncError as err:
-        return _record_failure(cs, source.name, state, err)
+        return _record_failure(cs, source.name, state, err, kind)
     except Exception as err:  # a bug in one adapter must not stop the others
         logger.exception("%s: unexpected failure", source.name)
-        return _record_failure(cs, source.name, state, err)
+        return _record_failure(cs, source.name, state, err, kind)
 
     with cs.store.write() as tx:
         deleted = _apply_to_mirror(tx, source.name, result, cs)
@@ -237,13 +253,18 @@ def sync_source(cs: Calsync, source: Source) -> SourceReport:
 
 
 def _record_failure(
-    cs: Calsync, name: str, state: SyncStateRow | None, err: Exception
+    cs: Calsync, name: str, state: SyncStateRow | None, err: Exception, kind: str
 ) -> SourceReport:
     now = cs.clock.now()
     needs_reauth = isinstance(err, AuthError)
+    text = str(err) if isinstance(err, CalsyncError) else f"unexpected {type(err).__name__}: {err}"
+    # The report names the source once; adapters' messages often start with it too.
+    text = text.removeprefix(f"{name}: ")
+    if kind == "google":  # the fix names this source (there may be several Google sources)
+        text = text.replace("`calsync auth google`", f"`calsync auth google --source {name}`")
     # The message may quote the feed or the server: bounded and printable before
     # it reaches the database, status and the log.
-    message = quote(str(err) or type(err).__name__)
+    message = quote(text or type(err).__name__)
     with cs.store.write() as tx:
         tx.save_sync_state(
             SyncStateRow(
@@ -256,8 +277,13 @@ def _record_failure(
                 needs_reauth=needs_reauth,
             )
         )
-    logger.warning("%s: poll failed: %s", name, message)
-    return SourceReport(source=name, ok=False, error=message, needs_reauth=needs_reauth)
+    report = SourceReport(
+        source=name, ok=False, error=message, needs_reauth=needs_reauth, kind=kind
+    )
+    # One line per failure: a command prints the report itself and drops this one
+    # (the ``calsync_reported`` mark); the service's log keeps it.
+    logger.warning("%s", report.summary(), extra={"calsync_reported": True})
+    return report
 
 
 def sync_all(cs: Calsync, sources: Iterable[Source]) -> list[SourceReport]:

@@ -193,7 +193,9 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         listed = target.list_owned(earliest, None)
     except CalsyncError as err:
         report.error = str(err)
-        logger.warning("%s: write-back stopped: %s", target.name, err)
+        logger.warning(
+            "%s: write-back stopped: %s", target.name, err, extra={"calsync_reported": True}
+        )
         return report
     ownership = partition_owned(listed, installation, known_ids)
     report.foreign = len(ownership.foreign)
@@ -284,7 +286,9 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
             report.written += 1
     except CalsyncError as err:
         report.error = str(err)
-        logger.warning("%s: write-back stopped: %s", target.name, err)
+        logger.warning(
+            "%s: write-back stopped: %s", target.name, err, extra={"calsync_reported": True}
+        )
     logger.info("%s", report.summary())
     return report
 

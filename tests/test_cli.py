@@ -294,7 +294,7 @@ def test_sync_reads_an_ics_file_and_learns(
 
     feed.write_text("garbage", encoding="utf-8")
     assert main([*base, "sync"]) == 5
-    assert "file: FAILED" in capsys.readouterr().out
+    assert "file (ics): FAILED: malformed ICS feed" in capsys.readouterr().out
     assert main([*base, "status"]) == 0
     assert "last error:" in capsys.readouterr().out
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -60,8 +63,10 @@ def vevents() -> list[str]:
 
 
 def calendar(events: list[str]) -> str:
-    return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" + "".join(events) + (
-        "END:VCALENDAR\r\n"
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+        + "".join(events)
+        + ("END:VCALENDAR\r\n")
     )
 
 
@@ -223,8 +228,7 @@ def test_one_calendar_by_file_url_and_caldav_is_learned_once(
 ) -> None:
     secret = password_file(tmp_path)
     sources = (
-        ics_file("file", feed)
-        + f'\n[[sources]]\ntype = "ics"\nname = "url"\nurl = "{http_url}"\n'
+        ics_file("file", feed) + f'\n[[sources]]\ntype = "ics"\nname = "url"\nurl = "{http_url}"\n'
         "allow_private_network = true\n"
         f'\n[[sources]]\ntype = "caldav"\nname = "dav"\nurl = "{radicale.url}"\n'
         f'username = "alice"\npassword_file = "{secret}"\n'
@@ -244,3 +248,211 @@ def test_one_calendar_by_file_url_and_caldav_is_learned_once(
     assert counts(status(config, capsys)) == {"Exercise": 3, "Deep Coding": 1}
     assert main([*base, "sync"]) == 0
     assert counts(status(config, capsys)) == {"Exercise": 3, "Deep Coding": 1}
+
+
+# ------------------------------------------------------------------ 3. messages and exit codes
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run(config: Path, capsys: pytest.CaptureFixture[str], *command: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["--config", str(config), *command])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def dav_source(server: str, secret: Path) -> str:
+    return (
+        f'\n[[sources]]\ntype = "caldav"\nname = "dav"\nurl = "{server}"\n'
+        f'username = "alice"\npassword_file = "{secret}"\n'
+    )
+
+
+def test_a_wrong_caldav_password_says_so_in_every_command(
+    tmp_path: Path, radicale: RadicaleServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = password_file(tmp_path, "wrong\n")
+    body = dav_source(radicale.url, secret) + (
+        '\n[[targets]]\ntype = "caldav"\nname = "blocks"\nsource = "dav"\n'
+    )
+    config = write_config(tmp_path / "config.toml", body, tmp_path / "s")
+    fix = "check the username and password (or password_file) of"
+    for command, code in ((["sync"], 5), (["run", "--once"], 5)):
+        got, out, err = run(config, capsys, *command)
+        assert got == code, (command, out, err)
+        (line,) = [x for x in out.splitlines() if x.startswith("dav")]
+        assert line.startswith("dav (caldav): FAILED: CalDAV server ")
+        assert "refused access (HTTP 401)" in line
+        assert fix in line
+        assert "calsync auth google" not in out + err
+        assert "WARNING calsync" not in err  # one line per failure, not a log line besides
+    for command in (["plan"], ["apply"]):
+        got, out, err = run(config, capsys, *command)
+        assert got == 6, (command, out, err)
+        (line,) = out.splitlines()[:1]
+        assert line.startswith("blocks (caldav): FAILED: cannot list the events of calendar")
+        assert "access refused (HTTP 401)" in line
+        assert fix in line
+        assert "calsync auth google" not in out + err
+        assert "WARNING calsync" not in err
+    got, out, err = run(config, capsys, "status")
+    assert "source dav: last sync never; last error: CalDAV server" in out
+    assert "calsync auth google" not in out
+
+
+def test_an_unreachable_server_is_one_line_without_library_reprs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = closed_port()
+    body = dav_source(f"http://127.0.0.1:{port}/", password_file(tmp_path)) + (
+        f'\n[[sources]]\ntype = "ics"\nname = "feed"\nurl = "http://127.0.0.1:{port}/x.ics"\n'
+        "allow_private_network = true\n"
+    )
+    config = write_config(tmp_path / "config.toml", body, tmp_path / "s")
+    for command in (["sync"], ["run", "--once"]):
+        got, out, err = run(config, capsys, *command)
+        assert got == 5, (command, out, err)
+        assert (
+            f"dav (caldav): FAILED: CalDAV server http://127.0.0.1:{port} cannot be reached: "
+            "Connection refused\n"
+        ) in out
+        assert "feed (ics): FAILED: cannot connect to 127.0.0.1: Connection refused\n" in out
+        assert "object at 0x" not in out + err
+        assert "HTTPConnectionPool" not in out + err
+        assert err == ""
+
+
+def test_a_missing_google_token_names_the_fix_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(
+        tmp_path / "config.toml", '\n[[sources]]\ntype = "google"\nname = "g"\n', tmp_path / "s"
+    )
+    for command in (["sync"], ["run", "--once"]):
+        got, out, err = run(config, capsys, *command)
+        assert got == 5, (command, out, err)
+        (line,) = [x for x in out.splitlines() if x.startswith("g ")]
+        assert line.startswith("g (google): FAILED: cannot use the Google token")
+        assert line.count("calsync auth google") == 1
+        assert "`calsync auth google --source g`" in line
+        assert err == ""
+    got, out, _ = run(config, capsys, "status")
+    assert out.count("calsync auth google") == 1
+
+
+def test_an_unknown_name_is_bad_input_for_every_command(
+    tmp_path: Path, feed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "config.toml", ics_file("mine", feed), tmp_path / "s")
+    got, _, err = run(config, capsys, "sync", "--source", "nope")
+    assert (got, err) == (2, "calsync: error: no source called 'nope' (known: mine)\n")
+    for command in (["plan"], ["apply"], ["purge", "--yes"]):
+        got, _, err = run(config, capsys, *command, "--target", "nope")
+        assert (got, err) == (2, "calsync: error: no target called 'nope' (known: suggestions)\n")
+    got, _, err = run(config, capsys, "forget", "--source", "nope")
+    assert got == 2
+    assert "no source called 'nope'" in err
+
+
+def test_auth_google_headless_at_the_end_of_input(tmp_path: Path) -> None:
+    secrets = tmp_path / "client_secret.json"
+    secrets.write_text(
+        json.dumps(
+            {
+                "installed": {
+                    "client_id": "id.apps.googleusercontent.com",
+                    "client_secret": "s",
+                    "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+                    "token_uri": "https://oauth2.googleapis.com/token",
+                    "redirect_uris": ["http://localhost"],
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    config = write_config(
+        tmp_path / "config.toml",
+        f'\n[[sources]]\ntype = "google"\nname = "g"\nclient_secrets_file = "{secrets}"\n',
+        tmp_path / "s",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "calsync", "--config", str(config), "auth", "google", "--headless"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "calsync: error: the input ended before an answer was given" in result.stderr
+
+
+# ------------------------------------------------------------ 4. config check is the whole truth
+
+
+def test_config_check_reports_what_sync_and_apply_would_refuse_in_one_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    open_secret = password_file(tmp_path, mode=0o644)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[user]\ntimezone = "Europe/Berlln"\n'
+        '[[task_types]]\nname = "Gym"\nkeywords = ["gym"]\nblok_minutes = 60\n'
+        'windows = [{ days = ["weekdays"], start = "10:00", end = "09:00" }]\n'
+        f'[[sources]]\ntype = "caldav"\nname = "dav"\nurl = "http://127.0.0.1:1/"\n'
+        f'username = "me"\npassword_file = "{open_secret}"\n'
+        '[[sources]]\ntype = "ics"\nname = "feed"\nurl = "http://127.0.0.1:1/x.ics"\n'
+        '[[targets]]\ntype = "caldav"\nname = "blocks"\nsource = "nosuch"\n',
+        encoding="utf-8",
+    )
+    assert main(["config", "check", str(config)]) == 3
+    err = capsys.readouterr().err
+    assert f"invalid configuration in {config} (6 problem(s)):" in err
+    for line in (
+        "  - user.timezone: unknown IANA time zone 'Europe/Berlln'; did you mean 'Europe/Berlin'?",
+        "  - task_types[0].blok_minutes: unknown key; did you mean 'block_minutes'?",
+        "  - task_types[0].windows[0]: window start 10:00 must be before end 09:00",
+        "  - targets[0].source: no source called 'nosuch' (the caldav sources: dav)",
+        f"  - sources[0].password_file: {open_secret} is open to group or others (mode 0644); "
+        f"run `chmod 600 {open_secret}`",
+        "  - sources[1].url: 127.0.0.1 resolves to the non-public address 127.0.0.1 (loopback); "
+        "set allow_private_network = true for this source to allow it",
+    ):
+        assert line + "\n" in err
+    assert "<file>" not in err
+
+    assert main(["config", "check", "--json", str(config)]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert {p["key"] for p in report["problems"]} >= {"targets[0].source", "sources[1].url"}
+
+
+def test_what_config_check_accepts_sync_accepts(
+    tmp_path: Path, feed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file valid on its own but refused at sync (a readable password file) is not OK."""
+    open_secret = password_file(tmp_path, mode=0o644)
+    body = dav_source("http://127.0.0.1:1/", open_secret)
+    config = write_config(tmp_path / "config.toml", body, tmp_path / "s")
+    assert main(["config", "check", str(config)]) == 3
+    assert "sources[0].password_file:" in capsys.readouterr().err
+    open_secret.chmod(0o600)
+    assert main(["config", "check", str(config)]) == 0
+    assert f"{config}: OK" in capsys.readouterr().out
+    # A cross-reference found at load time has its key too.
+    broken = write_config(
+        tmp_path / "broken.toml",
+        ics_file("mine", feed) + '\n[[targets]]\ntype = "caldav"\nname = "b"\nsource = "mine"\n',
+        tmp_path / "s",
+    )
+    assert main(["--config", str(broken), "sync"]) == 3
+    assert (
+        "  - targets[0].source: source 'mine' is of type ics, not caldav (add a caldav source)"
+        in capsys.readouterr().err
+    )

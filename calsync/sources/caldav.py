@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import caldav
+from caldav.davclient import DAVClient
 from caldav.elements import dav
 from caldav.lib import error as dav_error
 from caldav.lib.http_sync import requests as http
@@ -67,6 +67,7 @@ from calsync.errors import (
     ConfigProblem,
     SourceError,
     TransientSourceError,
+    network_reason,
 )
 from calsync.model import Event
 from calsync.secrets import UnsafeSecretError, read_private_file
@@ -81,9 +82,9 @@ _MAX_PASSWORD_BYTES = 64 * 1024
 
 def make_client(
     url: str, username: str | None, password: str | None, timeout: float
-) -> caldav.DAVClient:
+) -> DAVClient:
     """A CalDAV client (shared with the target); it makes no request yet."""
-    return caldav.DAVClient(
+    return DAVClient(
         url=url,
         username=username,
         password=password,
@@ -472,11 +473,11 @@ class CaldavSource:
         if isinstance(err, http.exceptions.Timeout):
             return TransientSourceError(f"{where} timed out")
         if isinstance(err, http.exceptions.ConnectionError):
-            return TransientSourceError(f"{where} cannot be reached: {err}")
+            return TransientSourceError(f"{where} cannot be reached: {network_reason(err)}")
         if isinstance(err, http.exceptions.RequestException):
-            return SourceError(f"{where}: {err}")
+            return SourceError(f"{where}: {network_reason(err)}")
         if isinstance(err, OSError):
-            return TransientSourceError(f"{where} cannot be reached: {err}")
+            return TransientSourceError(f"{where} cannot be reached: {network_reason(err)}")
         if isinstance(err, ValueError | KeyError | IndexError | TypeError | etree.LxmlError):
             return SourceError(f"{where} sent data that cannot be read: {err}")
         return None

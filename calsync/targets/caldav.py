@@ -58,6 +58,7 @@ from calsync.errors import (
     CalsyncError,
     TargetError,
     TargetOwnershipError,
+    network_reason,
 )
 from calsync.sources.caldav import checked_password, make_client
 from calsync.sources.ical import localize
@@ -362,7 +363,8 @@ class CaldavTarget:
         calendar.add("prodid", _PRODID)
         calendar.add("version", "2.0")
         calendar.add_component(event)
-        return calendar.to_ical()
+        data: bytes = calendar.to_ical()
+        return data
 
     def _matches(self, components: list[Any], content: BlockContent) -> bool:
         """True when the one ``VEVENT`` already holds what calsync would write."""
@@ -457,9 +459,9 @@ class CaldavTarget:
         elif isinstance(err, http.exceptions.Timeout):
             message = f"{where}: timed out"
         elif isinstance(err, http.exceptions.ConnectionError | OSError):
-            message = f"{where}: cannot be reached: {err}"
+            message = f"{where}: cannot be reached: {network_reason(err)}"
         elif isinstance(err, http.exceptions.RequestException):
-            message = f"{where}: {err}"
+            message = f"{where}: {network_reason(err)}"
         elif isinstance(err, ValueError | KeyError | IndexError | TypeError | etree.LxmlError):
             message = f"{where}: the server sent data that cannot be read: {err}"
         if message is None:
