@@ -8,16 +8,42 @@ The public Python API::
     cs.habit("Deep Coding").values            # 168 floats, index = day * 24 + hour, Sunday = 0
     cs.find_optimal_slot("Deep Coding", timedelta(hours=2), free_periods)
     cs.progress()
+
+The names are imported when first used (:pep:`562`): ``import calsync`` or
+``import calsync.learning`` loads no configuration schema (pydantic), no
+store (SQLAlchemy, Alembic) and no SDK, so the command line and the pure core
+start fast.
 """
 
-from calsync.config import Config, load_config
-from calsync.errors import CalsyncError
-from calsync.learning.habits import Adjustment
-from calsync.learning.planner import Period, SlotChoice
-from calsync.learning.slots import get_weekly_index
-from calsync.service import Calsync, RecordResult, WeeklyArrayView, open
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from calsync.config import Config, load_config
+    from calsync.errors import CalsyncError
+    from calsync.learning.habits import Adjustment
+    from calsync.learning.planner import Period, SlotChoice
+    from calsync.learning.slots import get_weekly_index
+    from calsync.service import Calsync, RecordResult, WeeklyArrayView, open
 
 __version__ = "0.1.0"
+
+#: Where each public name lives (imported on first access).
+_LAZY = {
+    "Adjustment": "calsync.learning.habits",
+    "Calsync": "calsync.service",
+    "CalsyncError": "calsync.errors",
+    "Config": "calsync.config",
+    "Period": "calsync.learning.planner",
+    "RecordResult": "calsync.service",
+    "SlotChoice": "calsync.learning.planner",
+    "WeeklyArrayView": "calsync.service",
+    "get_weekly_index": "calsync.learning.slots",
+    "load_config": "calsync.config",
+    "open": "calsync.service",
+}
 
 __all__ = [
     "Adjustment",
@@ -33,3 +59,17 @@ __all__ = [
     "load_config",
     "open",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first access (then it is a plain module attribute)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'calsync' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -29,14 +29,15 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from calsync.errors import AdjustmentError, InputError, InterpreterError
 from calsync.insights.types import Interpretation, Interpreter, Profile, Usage
 from calsync.learning.habits import DAY_GROUPS, Adjustment
 from calsync.learning.slots import DAY_NAMES
+
+if TYPE_CHECKING:
+    import openai
 
 logger = logging.getLogger(__name__)
 
@@ -698,12 +699,16 @@ class OpenAIInterpreter:
         self.temperature = temperature
         self._timeout = float(timeout)
         self._api_key = os.environ.get(api_key_env) or "not-needed"
-        self._client = client or openai.OpenAI(
-            base_url=base_url,
-            api_key=self._api_key,
-            timeout=self._timeout,
-            max_retries=int(max_retries),
-        )
+        if client is None:
+            import openai  # only the openai interpreter needs the SDK
+
+            client = openai.OpenAI(
+                base_url=base_url,
+                api_key=self._api_key,
+                timeout=self._timeout,
+                max_retries=int(max_retries),
+            )
+        self._client = client
         self._system = _SYSTEM_PROMPT.format(
             low=low, high=high, reason=MAX_REASON_CHARS, limit=self.max_adjustments
         )
@@ -754,6 +759,8 @@ class OpenAIInterpreter:
         """
         if not any(str(i).strip() for i in insights):
             return Interpretation(adjustments=())
+        import openai  # imported by __init__ already (or the caller's client's)
+
         messages = self.messages(insights, profile)
         options: dict[str, Any] = {}
         if self.temperature is not None:

@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from calsync.errors import SchemaTooNewError, StoreError
 from calsync.secrets import private_directory, private_file
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 logger = logging.getLogger(__name__)
 
@@ -108,46 +107,67 @@ def create_store_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
 
 
 def _alembic_config() -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     return cfg
 
 
+def known_revisions() -> list[str]:
+    """Every schema revision this calsync knows, oldest first.
+
+    Read from the migration files' names (``0007_update_log_indexes.py`` is
+    revision ``0007_update_log_indexes``; the history is linear and numbered),
+    so a start-up whose database is current never imports Alembic;
+    ``tests/test_startup.py`` checks that Alembic's own view agrees.
+    """
+    return sorted(
+        path.stem for path in (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
+
+
 def head_revision() -> str:
     """The newest schema revision this calsync knows."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return known_revisions()[-1]
 
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision a database is at (``None`` for an empty database)."""
     with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        versions = [row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))]
+        return versions[0] if len(versions) == 1 else None
 
 
 def migrate(engine: Engine) -> None:
     """Upgrade the database schema to the newest revision.
+
+    A database already at the newest revision costs one query, and Alembic
+    is imported only when there is something to migrate.
 
     Raises:
         SchemaTooNewError: the database is at a revision this calsync does not know.
         StoreError: the database cannot be read or migrated.
 
     """
-    cfg = _alembic_config()
-    script = ScriptDirectory.from_config(cfg)
-    known = {rev.revision for rev in script.walk_revisions()}
+    known = known_revisions()
+    head = known[-1]
     try:
         current = current_revision(engine)
         if current is not None and current not in known:
             raise SchemaTooNewError(
                 f"the database is at schema revision {current!r}, newer than the newest this "
-                f"calsync knows ({script.get_current_head()!r}): it was written by a newer "
+                f"calsync knows ({head!r}): it was written by a newer "
                 "calsync. Upgrade calsync, or point store.url at another database."
             )
-        if current == script.get_current_head():
+        if current == head:
             return
-        logger.info("migrating database schema from %s to %s", current, script.get_current_head())
+        from alembic import command
+
+        cfg = _alembic_config()
+        logger.info("migrating database schema from %s to %s", current, head)
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
