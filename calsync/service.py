@@ -36,7 +36,7 @@ from calsync.learner import Learner, build_learner
 from calsync.learning.habits import Adjustment
 from calsync.learning.planner import Period, SlotChoice, find_optimal_slot
 from calsync.learning.progress import LearningProgress, learning_progress
-from calsync.learning.slots import slot_of
+from calsync.learning.slots import SLOTS_PER_WEEK, slot_of
 from calsync.store.store import Store, StoreTx, UpdateRow
 
 logger = logging.getLogger(__name__)
@@ -498,7 +498,30 @@ class Calsync:
             neutral=self._neutral,
             peaks=self.config.learning.peak_slots,
             baseline=self._habit_default,
+            outcomes={name: counts for name, (counts, _) in self.outcomes(user_id).items()},
         )
+
+    def outcomes(self, user: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The user's own outcomes per task type and slot: (count, sum of success), 168 each.
+
+        Straight from the update log (completions, kept and skipped blocks),
+        neither smoothed nor pooled: what a reported peak or a generated
+        insight must rest on.
+        """
+        user_id = self._user(user)
+        with self.store.read() as tx:
+            rows = tx.completions(user_id)
+            names = tx.task_type_names()
+        found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for row in rows:
+            name = names.get(row.task_type_id) if row.task_type_id is not None else None
+            if name is None or row.slot is None or row.success is None:
+                continue
+            empty = (np.zeros(SLOTS_PER_WEEK), np.zeros(SLOTS_PER_WEEK))
+            counts, sums = found.setdefault(name, empty)
+            counts[row.slot] += 1
+            sums[row.slot] += row.success
+        return found
 
 
 def open(

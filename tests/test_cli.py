@@ -139,9 +139,9 @@ def test_record_status_and_heatmap(good_config: Path, capsys: pytest.CaptureFixt
     assert status["user"] == "alice"
     assert status["total_completions"] == 1
     assert status["maturity"] == "bootstrap"
-    # The completed slot is the best; the evidence learner's smoothing across
-    # neighbouring hours makes the hours around it on the same day the next best.
-    assert status["tasks"][0]["peak_slots"] == ["Tuesday 09:00", "Tuesday 10:00", "Tuesday 08:00"]
+    # The completed slot is the only peak: the evidence learner's smoothing lifts
+    # the hours around it too, but nothing happened there (issue 15 item 5).
+    assert status["tasks"][0]["peak_slots"] == ["Tuesday 09:00"]
     assert status["tasks"][0]["best_day"] == "Tuesday"
 
     assert main([*base, "status"]) == 0

@@ -207,6 +207,7 @@ def test_forget_a_source_replays_the_arrays_from_what_remains(
     ) in capsys.readouterr().out
     data = status(config, capsys)
     assert counts(data) == {"Exercise": 3, "Deep Coding": 0}
+    assert data["tasks"][1]["peak_slots"] == []  # type: ignore[index]
     assert main([*base, "insights"]) == 0
     assert "mornings rock" not in capsys.readouterr().out
     assert main([*base, "heatmap", "Deep Coding"]) == 0
@@ -456,3 +457,48 @@ def test_what_config_check_accepts_sync_accepts(
         "  - targets[0].source: source 'mine' is of type ics, not caldav (add a caldav source)"
         in capsys.readouterr().err
     )
+
+
+# ------------------------------------------------------------------ 5. insights and peaks
+
+
+def test_insights_and_peaks_only_where_the_user_did_something(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _monday_weeks_ago(6)
+    gym = tmp_path / "gym.ics"
+    gym.write_text(  # floating times: 09:00 on the user's clock, whatever DST does
+        calendar(
+            [
+                "BEGIN:VEVENT\r\nUID:gym\r\nDTSTAMP:20260101T000000Z\r\n"
+                f"DTSTART:{first:%Y%m%dT090000}\r\nDTEND:{first:%Y%m%dT100000}\r\n"
+                "RRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Gym ✓\r\nEND:VEVENT\r\n"
+            ]
+        ),
+        encoding="utf-8",
+    )
+    config = write_config(tmp_path / "config.toml", ics_file("gym", gym), tmp_path / "s")
+    base = ["--config", str(config)]
+    assert main([*base, "sync"]) == 0
+    slot = "Monday 09:00"
+
+    # The premise: smoothing and pooling lift slots where nothing happened above 0.8.
+    from calsync.service import open as open_calsync
+
+    with open_calsync(config) as cs:
+        exercise = cs.habit("Exercise").values
+        coding = cs.habit("Deep Coding").values
+    assert (exercise > 0.8).sum() > 1
+    assert coding.max() > coding.min()  # pooled from Exercise: Deep Coding has a shape
+
+    data = status(config, capsys)
+    tasks = {t["task_type"]: t for t in data["tasks"]}  # type: ignore[attr-defined]
+    assert tasks["Exercise"]["peak_slots"] == [slot]
+    assert tasks["Deep Coding"]["peak_slots"] == []  # nothing was ever done
+    assert tasks["Deep Coding"]["best_day"] is None
+
+    assert main([*base, "insights", "--generate", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "1 new insight(s) from behaviour\n"
+    (insight,) = json.loads(captured.out)
+    assert insight["text"] == "User consistently excels at Exercise on Monday at 9:00"

@@ -71,18 +71,29 @@ def service(cs: Calsync, interpreter: object | None = None) -> InsightService:
     )
 
 
+def _outcomes(*slots: tuple[int, int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, sums) with ``n`` outcomes of success ``s`` at each ``(slot, n, s)``."""
+    counts, sums = np.zeros(168), np.zeros(168)
+    for slot, n, success in slots:
+        counts[slot] += n
+        sums[slot] += n * success
+    return counts, sums
+
+
 def test_behavioural_and_weekly_rules() -> None:
-    strong = neutral_array()
-    strong[get_weekly_index(2, 9)] = 0.85
-    assert [i.text for i in behavioural_insights({"Deep Coding": (strong, 6)})] == [
+    tuesday_9 = get_weekly_index(2, 9)
+    strong = _outcomes((tuesday_9, 3, 0.9), (get_weekly_index(3, 9), 3, 0.5))
+    assert [i.text for i in behavioural_insights({"Deep Coding": strong})] == [
         "User consistently excels at Deep Coding on Tuesday at 9:00"
     ]
-    assert behavioural_insights({"Deep Coding": (strong, 5)}) == []  # not more than 5 yet
-    tired_fridays = neutral_array()
-    tired_fridays.reshape(7, 24)[5, 8:18] = 0.2
-    (weekly,) = weekly_insights({"A": (tired_fridays, 3), "B": (neutral_array(), 0)})
+    few = _outcomes((tuesday_9, 2, 0.95), (get_weekly_index(3, 9), 4, 0.5))
+    assert behavioural_insights({"Deep Coding": few}) == []  # 2 outcomes there: not a pattern
+    assert behavioural_insights({"Deep Coding": _outcomes((tuesday_9, 5, 0.9))}) == []  # ≤ 5
+    tired = _outcomes((get_weekly_index(1, 10), 3, 0.9), (get_weekly_index(5, 10), 3, 0.2))
+    (weekly,) = weekly_insights({"A": tired, "B": _outcomes()})
     assert weekly.text == "User shows significant performance decline on Fridays"
-    assert generate_insights({"A": (neutral_array(), 10)}) == []
+    assert weekly_insights({"A": _outcomes((get_weekly_index(1, 10), 3, 0.9))}) == []
+    assert generate_insights({"A": _outcomes((tuesday_9, 10, 0.5))}) == []
 
 
 def test_notes_are_stored_once(cs: Calsync) -> None:

@@ -1,13 +1,21 @@
-"""Insight generation from behaviour (pure): the seed's rules.
+"""Insight generation from behaviour (pure): the seed's rules, on the user's own outcomes.
 
-* **Behavioural pattern**: a slot whose habit value is above 0.8 after more
-  than 5 completions → "User consistently excels at {task} on {day} at
-  {hour}:00" (confidence high).
-* **Weekly pattern** (across task types): mean daytime performance on Friday
-  below 0.6 × Monday's → "User shows significant performance decline on
-  Fridays" (confidence medium).
+* **Behavioural pattern**: a slot where the user's own outcomes — at least
+  :data:`MIN_OUTCOMES` of them, in that very slot — average above 0.8, after
+  more than 5 completions of the task type → "User consistently excels at
+  {task} on {day} at {hour}:00" (confidence high).
+* **Weekly pattern** (across task types): the mean of the user's own daytime
+  outcomes on Friday below 0.6 × Monday's, each day with at least
+  :data:`MIN_OUTCOMES` of them → "User shows significant performance decline
+  on Fridays" (confidence medium).
 * **User feedback** comes from notes on events and ``calsync note``; it is
   stored as it is, not generated here.
+
+The arrays are smoothed across neighbouring hours and similar days and
+pooled across task types — a fine guess for planning, but "the user excels
+at Exercise on Tuesday at 10:00" must rest on something the user did there,
+so the rules read the outcomes themselves (count and sum of success per
+slot, :meth:`calsync.service.Calsync.outcomes`), never the arrays' values.
 
 The caller stores each insight once (by fingerprint); generating the same
 insight again is harmless.
@@ -23,32 +31,40 @@ import numpy as np
 from calsync.learning.habits import WeeklyArray
 from calsync.learning.slots import DAY_NAMES
 
-#: A slot above this value…
+#: A slot whose own outcomes average above this…
 EXCELS_AT = 0.8
 #: …after more than this many completions of the task type is a pattern.
 EXCELS_AFTER = 5
+#: Own outcomes a slot (or a day, for the weekly pattern) needs before anything is said of it.
+MIN_OUTCOMES = 3
 #: Friday below this share of Monday is a decline.
 FRIDAY_SHARE = 0.6
 #: Daytime hours compared in the weekly pattern.
 DAYTIME = range(8, 18)
 
+#: Per task type: (count of own outcomes, sum of their success), 168 slots each.
+Outcomes = Mapping[str, tuple[WeeklyArray, WeeklyArray]]
+
 
 @dataclass(frozen=True)
 class GeneratedInsight:
-    """An insight found in the arrays."""
+    """An insight found in the user's outcomes."""
 
     kind: str
     text: str
     confidence: str
 
 
-def behavioural_insights(habits: Mapping[str, tuple[WeeklyArray, int]]) -> list[GeneratedInsight]:
-    """Slots where a task type consistently goes well."""
+def behavioural_insights(outcomes: Outcomes) -> list[GeneratedInsight]:
+    """Slots where a task type consistently goes well, by the user's own outcomes there."""
     found = []
-    for task, (array, count) in habits.items():
-        if count <= EXCELS_AFTER:
+    for task, (counts, sums) in outcomes.items():
+        counts, sums = np.asarray(counts, dtype=float), np.asarray(sums, dtype=float)
+        if counts.sum() <= EXCELS_AFTER:
             continue
-        for index in np.flatnonzero(array > EXCELS_AT):
+        enough = counts >= MIN_OUTCOMES
+        means = np.divide(sums, counts, out=np.zeros_like(sums), where=enough)
+        for index in np.flatnonzero(enough & (means > EXCELS_AT)):
             day, hour = divmod(int(index), 24)
             found.append(
                 GeneratedInsight(
@@ -60,13 +76,18 @@ def behavioural_insights(habits: Mapping[str, tuple[WeeklyArray, int]]) -> list[
     return found
 
 
-def weekly_insights(habits: Mapping[str, tuple[WeeklyArray, int]]) -> list[GeneratedInsight]:
-    """A Friday decline across every task type that has learned something."""
-    learned = [array for array, count in habits.values() if count > 0]
-    if not learned:
+def weekly_insights(outcomes: Outcomes) -> list[GeneratedInsight]:
+    """A Friday decline across every task type, by the user's own daytime outcomes."""
+    count = np.zeros((7, 24))
+    total = np.zeros((7, 24))
+    for counts, sums in outcomes.values():
+        count += np.asarray(counts, dtype=float).reshape(7, 24)
+        total += np.asarray(sums, dtype=float).reshape(7, 24)
+    monday_n, friday_n = count[1, DAYTIME].sum(), count[5, DAYTIME].sum()
+    if monday_n < MIN_OUTCOMES or friday_n < MIN_OUTCOMES:
         return []
-    grid = np.mean([a.reshape(7, 24)[:, DAYTIME] for a in learned], axis=0)
-    monday, friday = float(grid[1].mean()), float(grid[5].mean())
+    monday = total[1, DAYTIME].sum() / monday_n
+    friday = total[5, DAYTIME].sum() / friday_n
     if monday > 0 and friday < FRIDAY_SHARE * monday:
         return [
             GeneratedInsight(
@@ -76,6 +97,6 @@ def weekly_insights(habits: Mapping[str, tuple[WeeklyArray, int]]) -> list[Gener
     return []
 
 
-def generate_insights(habits: Mapping[str, tuple[WeeklyArray, int]]) -> list[GeneratedInsight]:
-    """Every insight the seed's rules find in the arrays."""
-    return behavioural_insights(habits) + weekly_insights(habits)
+def generate_insights(outcomes: Outcomes) -> list[GeneratedInsight]:
+    """Every insight the seed's rules find in the user's own outcomes."""
+    return behavioural_insights(outcomes) + weekly_insights(outcomes)

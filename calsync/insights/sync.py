@@ -196,12 +196,16 @@ class InsightService:
         return self._store(user or self.cs.config.user.id, "user", text, "high", {"source": "note"})
 
     def generate(self, user: str | None = None) -> int:
-        """Store the insights the seed's rules find in behaviour; return how many were new."""
+        """Store the insights the seed's rules find in behaviour; return how many were new.
+
+        The rules read the user's own outcomes per slot, not the smoothed and
+        pooled arrays (see :mod:`calsync.insights.rules`).
+        """
         user = user or self.cs.config.user.id
-        habits = {t.name: self.cs.habit(t.name, user) for t in self.cs.config.task_types}
-        arrays = {name: (view.values, view.count) for name, view in habits.items()}
+        configured = {t.name for t in self.cs.config.task_types}
+        outcomes = {n: v for n, v in self.cs.outcomes(user).items() if n in configured}
         new = 0
-        for insight in generate_insights(arrays):
+        for insight in generate_insights(outcomes):
             new += self._store(user, insight.kind, insight.text, insight.confidence, {})
         return new
 

@@ -13,6 +13,11 @@ from calsync.learning.slots import DAY_NAMES, slot_label
 # Differences smaller than this are float noise, not something learned.
 _EPSILON = 1e-9
 
+#: A slot is reported as a peak only with at least this many of the user's own
+#: outcomes in it: smoothing and pooling lift neighbours of what went well,
+#: which is a fine guess for planning but not something the user did there.
+PEAK_MIN_OUTCOMES = 1
+
 
 @dataclass(frozen=True)
 class TaskProgress:
@@ -76,6 +81,8 @@ def task_progress(
     neutral: float = 0.5,
     peaks: int = 3,
     baseline: WeeklyArray | None = None,
+    outcomes: np.ndarray | None = None,
+    min_outcomes: int = PEAK_MIN_OUTCOMES,
 ) -> TaskProgress:
     """Summarise one task type's habit array.
 
@@ -92,13 +99,20 @@ def task_progress(
         peaks: How many peak slots to list.
         baseline: The array before anything is learned (default: ``neutral``
             everywhere); only slots above it are peaks.
+        outcomes: The user's own outcomes per slot (168 counts), when known:
+            only a slot with at least ``min_outcomes`` of them is a peak.
+        min_outcomes: See ``outcomes``.
 
     """
     _check_array(habit)
     floor = np.full(len(habit), neutral) if baseline is None else np.asarray(baseline)
     _check_array(floor)
     order = sorted(range(len(habit)), key=lambda i: (-habit[i], i))
-    top = [i for i in order if habit[i] > floor[i] + _EPSILON][:peaks]
+    top = [
+        i
+        for i in order
+        if habit[i] > floor[i] + _EPSILON and (outcomes is None or outcomes[i] >= min_outcomes)
+    ][:peaks]
     best_day = DAY_NAMES[top[0] // 24] if top else None
     return TaskProgress(
         task_type=name,
@@ -116,6 +130,7 @@ def learning_progress(
     neutral: float = 0.5,
     peaks: int = 3,
     baseline: WeeklyArray | None = None,
+    outcomes: Mapping[str, np.ndarray] | None = None,
 ) -> LearningProgress:
     """Summarise every task type's array and the user's overall maturity.
 
@@ -128,10 +143,21 @@ def learning_progress(
         baseline: The arrays before anything is learned, when not ``neutral``
             everywhere (the evidence learner's population prior); only slots
             above it are peaks.
+        outcomes: Task type name → the user's own outcomes per slot; a peak
+            needs :data:`PEAK_MIN_OUTCOMES` of them (a task type missing
+            here has none).
 
     """
     tasks = [
-        task_progress(name, array, count, neutral=neutral, peaks=peaks, baseline=baseline)
+        task_progress(
+            name,
+            array,
+            count,
+            neutral=neutral,
+            peaks=peaks,
+            baseline=baseline,
+            outcomes=None if outcomes is None else outcomes.get(name, np.zeros(len(array))),
+        )
         for name, (array, count) in habits.items()
     ]
     total = sum(t.completion_count for t in tasks)
