@@ -29,17 +29,17 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from calsync.clock import Clock, SystemClock
 from calsync.config import Config, load_config
 from calsync.errors import CalsyncError
 from calsync.ingest import SourceReport, sync_source
-from calsync.secrets import private_directory
+from calsync.secrets import private_directory, write_atomically
 from calsync.service import Calsync
 from calsync.service import open as open_calsync
 from calsync.sources.base import Source
@@ -48,6 +48,9 @@ from calsync.sources.ics_parse import cancel_parsing, reset_cancel
 from calsync.targets.base import Target
 from calsync.targets.factory import build_targets
 from calsync.writeback import CycleReport, run_cycle
+
+if TYPE_CHECKING:  # imported when the first insight job runs
+    from calsync.insights.sync import InsightService
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +153,8 @@ class Daemon:
         self.cs: Calsync | None = None
         self.sources: list[Source] = []
         self.targets: list[Target] = []
+        #: The memory store and interpreter, opened by the first insight job.
+        self._insights: InsightService | None = None
         self._lock = InstanceLock(config.resolved_state_dir())
         self._last_writeback: datetime | None = None
         self._stop = threading.Event()
@@ -171,19 +176,32 @@ class Daemon:
             raise
 
     def _build(self, config: Config) -> None:
+        """Open the store and adapters of ``config``, then close the ones they replace."""
         cs = open_calsync(config, clock=self.clock)
+        sources: list[Source] = []
         try:
             sources = build_sources(config, self.clock)
             targets = build_targets(config, self.clock)
         except BaseException:
+            _close_quietly(sources)
             cs.close()
             raise
+        self._close_adapters()
         if self.cs is not None:
             self.cs.close()
         self.config, self.cs, self.sources, self.targets = config, cs, sources, targets
 
+    def _close_adapters(self) -> None:
+        """Close the sources, the targets and the insight service (on reload and shutdown)."""
+        closing: list[Source | Target | InsightService] = [*self.sources, *self.targets]
+        if self._insights is not None:
+            closing.append(self._insights)
+        self.sources, self.targets, self._insights = [], [], None
+        _close_quietly(closing)
+
     def close(self) -> None:
         """Close everything and release the lock (and allow ICS parses again)."""
+        self._close_adapters()
         if self.cs is not None:
             self.cs.close()
             self.cs = None
@@ -257,22 +275,25 @@ class Daemon:
             summary.writeback,
         )
 
+    def insight_service(self) -> InsightService:
+        """The memory store and interpreter: opened once, kept until reload or shutdown."""
+        if self._insights is None:
+            from calsync.insights.sync import InsightService
+
+            assert self.cs is not None
+            self._insights = InsightService.from_config(self.cs)
+        return self._insights
+
     def llm_sync(self, force: bool = False) -> Any:
         """The interpreter sync, when due (or forced)."""
-        from calsync.insights.sync import InsightService
-
-        assert self.cs is not None
-        service = InsightService.from_config(self.cs)
+        service = self.insight_service()
         if not force and not service.due():
             return None
         return service.sync()
 
     def generate_insights(self) -> int:
         """Insights from behaviour (daily)."""
-        from calsync.insights.sync import InsightService
-
-        assert self.cs is not None
-        return InsightService.from_config(self.cs).generate()
+        return self.insight_service().generate()
 
     def run_once(self) -> CycleSummary:
         """One full cycle: every source, insights, the interpreter sync, then write-back."""
@@ -303,13 +324,8 @@ class Daemon:
             "last_cycle": self.last_cycle.status_line() if self.last_cycle else None,
             "next": self._next,
         }
-        temporary = state_dir / f".{STATUS_FILE}.tmp"
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # 0600 whatever the umask
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(data, indent=2))
-            os.replace(temporary, state_dir / STATUS_FILE)
+            write_atomically(state_dir / STATUS_FILE, json.dumps(data, indent=2))
         except OSError as err:
             logger.debug("cannot write %s: %s", STATUS_FILE, err)
 
@@ -381,7 +397,7 @@ class Daemon:
         )
         # The scheduler runs on the real wall clock, whatever clock the jobs use.
         now = datetime.now(UTC)
-        jobs = {
+        jobs: dict[str, tuple[Callable[[], object], timedelta, datetime]] = {
             "cycle": (self.cycle, timedelta(minutes=settings.daemon.poll_minutes), now),
             "llm-sync": (
                 self.llm_sync,
@@ -437,6 +453,16 @@ class Daemon:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 0
+
+
+def _close_quietly(adapters: Sequence[Source | Target | InsightService]) -> None:
+    """Close each adapter; one that fails to close is logged, the others closed all the same."""
+    for adapter in adapters:
+        try:
+            adapter.close()
+        except Exception:  # closing must not stop a reload or a shutdown
+            name = getattr(adapter, "name", type(adapter).__name__)
+            logger.warning("could not close %s", name, exc_info=True)
 
 
 def terminal_progress(line: str) -> None:

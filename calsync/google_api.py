@@ -52,7 +52,10 @@ def load_credentials(token_file: Path) -> Credentials:
     """Load saved OAuth credentials (refusing a file others can read)."""
     try:
         info = json.loads(read_private_file(token_file))
-        credentials = Credentials.from_authorized_user_info(info, [SCOPE])
+        # google-auth leaves these two unannotated.
+        credentials: Credentials = Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
+            info, [SCOPE]
+        )
     except UnsafeSecretError as err:
         raise AuthError(
             f"cannot use the Google token: {err} (`calsync auth google` writes it)"
@@ -124,10 +127,12 @@ class GoogleApi:
         try:
             yield service
         finally:
+            service.close()  # httplib2 leaves its sockets open otherwise
             if self._token_file and self._credentials.token != before:
                 try:
                     # Through a symlink onto its target; a target open to others is refused.
-                    write_private_file(self._token_file, self._credentials.to_json())
+                    token = self._credentials.to_json()  # type: ignore[no-untyped-call]
+                    write_private_file(self._token_file, token)
                 except UnsafeSecretError as err:
                     # The refreshed token stays in memory for this run; the file is left alone.
                     logger.warning("did not save the refreshed Google token: %s", err)

@@ -282,8 +282,8 @@ def busy_periods(events: Iterable[Event], buffer: timedelta, tz: tzinfo) -> list
         if event.all_day:
             if event.transparency is not Transparency.OPAQUE:
                 continue
-            start = _day_start(event.start, tz)  # type: ignore[arg-type]
-            end = _day_start(event.end, tz)  # type: ignore[arg-type]
+            start = _day_start(event.start, tz)
+            end = _day_start(event.end, tz)
         else:
             if event.transparency is Transparency.TRANSPARENT:
                 continue

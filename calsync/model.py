@@ -79,7 +79,7 @@ class Event:
                 raise InputError(f"event {self.uid!r}: {name} must be timezone-aware")
         if isinstance(self.start, datetime) != isinstance(self.end, datetime):
             raise InputError(f"event {self.uid!r}: start and end must both be dates or datetimes")
-        if self.end < self.start:  # type: ignore[operator]
+        if self.end < self.start:
             raise InputError(f"event {self.uid!r}: ends before it starts")
 
     @property

@@ -1,14 +1,21 @@
-"""Secret files (OAuth tokens, passwords): read only when private, written private.
+"""Private files: secrets read only when private, and every file calsync writes.
 
-A secret file must be a regular file owned by the current user with no
-permission bits for group or others (``mode & 0o077 == 0``). The check is
-made on the opened file, before anything is read, so a file others can read
-is never used. Written secrets get mode 0600 and are replaced atomically,
-through a symlink onto its target (the link stays a link).
+A secret file (OAuth token, password) must be a regular file owned by the
+current user with no permission bits for group or others (``mode & 0o077 ==
+0``). The check is made on the opened file, before anything is read, so a
+file others can read is never used.
+
+:func:`write_atomically` writes every file calsync writes — secrets
+(:func:`write_private_file`, which checks the file it replaces first), the
+ICS target, ``status.json`` and ``cycles.json``, the sample calendar, the
+configuration ``calsync init`` writes, PNG heatmaps: a temporary file in the
+same directory, mode 0600 whatever the umask, the data flushed to disk, then
+``os.replace``-d into place and the directory synced — so a reader never
+sees half a file and a crash leaves the old one or the new one. A symlink is
+followed to its target (the link stays a link).
 
 :func:`private_directory` and :func:`private_file` make the state directory's
-other files (database, lock, status) 0600 in a 0700 directory whatever the
-umask.
+other files (database, lock) 0600 in a 0700 directory whatever the umask.
 """
 
 from __future__ import annotations
@@ -64,15 +71,49 @@ def read_private_file(path: Path, max_bytes: int = 1024 * 1024) -> bytes:
     return data
 
 
-def write_private_file(path: Path, text: str) -> None:
-    """Write a secret atomically with mode 0600, through a symlink to its target.
+def write_atomically(path: Path, data: bytes | str) -> Path:
+    """Replace the file at ``path`` with ``data`` (text as UTF-8) atomically; mode 0600.
 
     A symlinked ``path`` stays a symlink: the file it points at (followed to
     the end of the chain) is replaced by a temporary file written in *its*
-    directory with mode 0600 (whatever the umask), flushed to disk, then
-    ``os.replace``-d onto it. A missing directory is created with mode 0700.
-    An existing target that is not a regular file, is another user's, or is
-    open to group or others is refused, as it is for reading.
+    directory (so the rename is atomic) with mode 0600 whatever the umask,
+    flushed to disk, then ``os.replace``-d onto it, and the directory is
+    synced so the rename survives a crash. A missing directory is created with
+    mode 0700. The temporary file is removed when anything fails.
+
+    Returns:
+        The file written (``path`` with its symlinks resolved).
+
+    Raises:
+        OSError: the file or its directory cannot be written.
+
+    """
+    target = Path(os.path.realpath(path.expanduser()))
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    private_directory(target.parent)
+    # mkstemp creates the file 0600 whatever the umask, with a name no other writer has.
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fchmod(handle.fileno(), 0o600)
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(target.parent)
+    return target
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write a secret with :func:`write_atomically`, refusing to replace an unsafe file.
+
+    An existing target (symlinks followed) that is not a regular file, is
+    another user's, or is open to group or others is refused, as it is for
+    reading.
 
     Raises:
         UnsafeSecretError: the target is unsafe, or it cannot be written.
@@ -96,28 +137,10 @@ def write_private_file(path: Path, text: str) -> None:
                 f"{target} is open to group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
                 f"run `chmod 600 {target}`"
             )
-    temporary: str | None = None
     try:
-        private_directory(target.parent)
-        # mkstemp creates the file 0600 whatever the umask, in the target's directory
-        # so that the rename below is atomic (same file system).
-        fd, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), 0o600)
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-        temporary = None
-        _fsync_directory(target.parent)
+        write_atomically(target, text)
     except OSError as err:
         raise UnsafeSecretError(f"cannot write {path}: {err.strerror or err}") from err
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -18,6 +18,7 @@ Every method is scoped to one user. Library errors are translated into
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import logging
@@ -145,7 +146,7 @@ class InMemoryMemoryStore:
     def close(self) -> None:
         """Nothing to release; present so every store can be closed alike."""
 
-    def _owned(self, user_id: str) -> list[tuple[str, str, str]]:
+    def _owned(self, user_id: str) -> builtins.list[tuple[str, str, str]]:
         with self._lock:
             return [(i, t, m) for i, (u, t, m) in self._memories.items() if u == user_id]
 

@@ -34,7 +34,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -156,6 +156,16 @@ class InsightService:
                 "modifier_range": (cs.config.merge.modifier_min, cs.config.merge.modifier_max),
             }
         return cls(cs, memory, build_interpreter(settings.interpreter, **options))
+
+    def close(self) -> None:
+        """Close the memory store (the daemon keeps one service open while it runs)."""
+        self.memory.close()
+
+    def __enter__(self) -> InsightService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ storing
 
@@ -298,4 +308,5 @@ class InsightService:
         if not runs:
             return True
         interval = timedelta(hours=self.cs.config.insights.sync_hours)
-        return self.cs.clock.now() - runs[0]["started_at"] >= interval
+        started: datetime = runs[0]["started_at"]
+        return self.cs.clock.now() - started >= interval

@@ -52,6 +52,10 @@ class MemoryStore(Protocol):
         """Delete one of the user's memories; ``False`` when it does not exist."""
         ...
 
+    def close(self) -> None:
+        """Release the store (its database connection); a no-op for some."""
+        ...
+
 
 @dataclass(frozen=True)
 class SlotSummary:

@@ -169,7 +169,7 @@ def add_outcome(
 
 
 def _fade(seconds: float, params: EvidenceParams) -> float:
-    return 0.5 ** (seconds / (params.half_life_days * _DAY))
+    return float(0.5 ** (seconds / (params.half_life_days * _DAY)))
 
 
 @lru_cache(maxsize=16)

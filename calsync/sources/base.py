@@ -59,3 +59,11 @@ class Source(Protocol):
 
         """
         ...
+
+    def close(self) -> None:
+        """Release what the source holds open (HTTP sessions); a no-op for most.
+
+        The daemon closes its sources when the configuration is reloaded and
+        when it stops. A closed source may be used again (it reconnects).
+        """
+        ...

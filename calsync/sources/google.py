@@ -144,6 +144,9 @@ class GoogleSource:
         )
         return source
 
+    def close(self) -> None:
+        """Nothing to release: each fetch's API session closes its connections."""
+
     # ------------------------------------------------------------------ fetching
 
     def fetch(self, cursor: str | None) -> FetchResult:

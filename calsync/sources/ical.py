@@ -30,10 +30,17 @@ logger = logging.getLogger(__name__)
 
 
 def localize(value: Any, tz: tzinfo) -> datetime | date:
-    """A decoded DATE or DATE-TIME: floating times are read in ``tz``, the rest kept."""
+    """A decoded DATE or DATE-TIME: floating times are read in ``tz``, the rest kept.
+
+    Raises:
+        TypeError: ``value`` is neither (a PERIOD, a malformed property).
+
+    """
     if isinstance(value, datetime):
         return value.replace(tzinfo=tz) if value.tzinfo is None else value
-    return value
+    if isinstance(value, date):
+        return value
+    raise TypeError(f"not a date or date-time: {type(value).__name__}")
 
 
 def _categories(component: Any) -> tuple[str, ...]:

@@ -152,6 +152,9 @@ class IcsSource:
             # Refuse file:, ftp: … at once; addresses are checked on every fetch.
             self._policy.check(url)
 
+    def close(self) -> None:
+        """Nothing to release: every fetch opens and closes its own connection."""
+
     # ------------------------------------------------------------------ reading
 
     def _read_path(self) -> bytes:

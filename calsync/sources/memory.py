@@ -48,3 +48,6 @@ class MemorySource:
             deleted=[k for k, e in changed.items() if e is None],
             cursor=str(position),
         )
+
+    def close(self) -> None:
+        """Nothing to release."""

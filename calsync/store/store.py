@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     Connection,
+    CursorResult,
     Engine,
     and_,
     bindparam,
@@ -212,11 +213,13 @@ def _upsert_habits(dialect: str) -> Any:
     if dialect not in ("sqlite", "postgresql"):
         return None
     if dialect not in _UPSERTS:
+        # Each dialect's own INSERT (the two share ON CONFLICT DO UPDATE and ``excluded``).
+        insert_of: Any
         if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            from sqlalchemy.dialects.sqlite import insert as insert_of
         else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        statement = dialect_insert(t.habit_arrays).values(
+            from sqlalchemy.dialects.postgresql import insert as insert_of
+        statement = insert_of(t.habit_arrays).values(
             user_id=bindparam("p_user_id"),
             task_type_id=bindparam("p_task_type_id"),
             slots=bindparam("p_slots"),
@@ -232,6 +235,14 @@ def _upsert_habits(dialect: str) -> Any:
             },
         )
     return _UPSERTS[dialect]
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key a single-row INSERT gave its row."""
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - a single-row INSERT always reports it
+        raise StoreError("the database reported no id for the new row")
+    return int(key[0])
 
 
 def _prefixed(**values: Any) -> dict[str, Any]:
@@ -273,7 +284,7 @@ class StoreTx:
         if found is not None:
             return found
         result = self._conn.execute(insert(t.task_types).values(name=name, created_at=now))
-        return int(result.inserted_primary_key[0])
+        return _inserted_id(result)
 
     def task_type_id(self, name: str) -> int | None:
         """The id of task type ``name``, or ``None``."""
@@ -469,7 +480,7 @@ class StoreTx:
                 "recorded_at": now,
             },
         )
-        return int(result.inserted_primary_key[0])
+        return _inserted_id(result)
 
     def revise_update(
         self,

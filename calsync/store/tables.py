@@ -63,7 +63,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         """Attach UTC to the stored naive value."""
         if value is None:
             return None
-        return value.replace(tzinfo=UTC)
+        stored: datetime = value  # the DateTime column gives naive datetimes
+        return stored.replace(tzinfo=UTC)
 
 
 def array_to_blob(array: np.ndarray) -> bytes:

@@ -214,3 +214,11 @@ class Target(Protocol):
 
         """
         ...
+
+    def close(self) -> None:
+        """Release what the target holds open (HTTP sessions); a no-op for most.
+
+        The daemon closes its targets when the configuration is reloaded and
+        when it stops. A closed target may be used again (it reconnects).
+        """
+        ...

@@ -139,6 +139,9 @@ class GoogleTarget:
             retries=source.retries,
         )
 
+    def close(self) -> None:
+        """Nothing to release: each call's API session closes its connections."""
+
     @contextmanager
     def _session(self, doing: str) -> Iterator[Any]:
         """The events resource of a service whose every failure surfaces as a target error."""

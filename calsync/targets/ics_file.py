@@ -4,13 +4,13 @@ Every event in the file is calsync's (it writes the file alone); each carries
 ``X-CALSYNC-ID`` (and ``X-CALSYNC-INSTALLATION``) anyway, and only events
 with the marker are ever listed; only those whose marker allows it
 (:func:`~calsync.targets.base.may_write`) are ever changed. The file is
-rewritten atomically (temporary file + rename, mode 0600) on every change,
-so a reader never sees half a calendar.
+rewritten atomically (:func:`calsync.secrets.write_atomically`: temporary
+file, fsync, rename, mode 0600; a symlink is followed) on every change, so a
+reader never sees half a calendar.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import icalendar
 
 from calsync.clock import Clock
 from calsync.errors import TargetError, TargetOwnershipError
+from calsync.secrets import write_atomically
 from calsync.targets.base import BlockContent, OwnedEvent, refuse_foreign
 from calsync.targets.ical import block_uid, block_vevent, marker_of
 
@@ -46,15 +47,8 @@ class IcsFileTarget:
             raise TargetError(f"{self.name}: cannot read {self.path}: {err}") from err
 
     def _save(self, calendar: icalendar.Calendar) -> None:
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(calendar.to_ical())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
+            write_atomically(self.path, calendar.to_ical())
         except OSError as err:
             raise TargetError(f"{self.name}: cannot write {self.path}: {err}") from err
         self.writes += 1
@@ -141,3 +135,6 @@ class IcsFileTarget:
     def delete(self, remote_id: str, installation: str | None = None) -> None:
         """Remove an owned block."""
         self._replace(remote_id, None, create=False, installation=installation)
+
+    def close(self) -> None:
+        """Nothing to release: the file is opened only while it is read or written."""

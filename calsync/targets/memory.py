@@ -141,6 +141,9 @@ class MemoryTarget:
         self._write()
         del self.events[remote_id]
 
+    def close(self) -> None:
+        """Nothing to release."""
+
     # -------------------------------------------------------------- what a user does
 
     def user_move(self, remote_id: str, start: datetime, end: datetime) -> None:
