@@ -8,7 +8,7 @@ command raises :class:`~calsync.errors.CalsyncError` subclasses, and
 Exit codes: 0 success, 1 other calsync error, 2 bad input or usage, 3 bad
 configuration, 4 database problem, 5 calendar source problem, 6 write-back
 target problem, 7 interpreter (LLM) problem, 8 memory store problem,
-130 interrupted.
+9 web view problem, 130 interrupted.
 """
 
 from __future__ import annotations

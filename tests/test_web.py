@@ -536,3 +536,43 @@ def test_calsync_run_serves_the_web_view_when_enabled(
     )
     assert main(["--config", str(path), "run"]) == 0
     assert events == ["started 127.0.0.1:8799", "service", "stopped"]
+
+
+def test_an_address_in_use_is_a_web_error(cs: Calsync) -> None:
+    from calsync.web import listen
+
+    taken = listen("127.0.0.1", 0)
+    try:
+        with pytest.raises(WebError, match=r"cannot listen on 127\.0\.0\.1"):
+            listen("127.0.0.1", taken.getsockname()[1])
+        with pytest.raises(WebError):
+            listen("no-such-host.invalid", 8765)
+    finally:
+        taken.close()
+
+
+def test_the_cycle_log_keeps_totals_and_the_last_cycles(tmp_path: Path) -> None:
+    from calsync.ingest import SourceReport
+    from calsync.reconcile import Delete
+    from calsync.writeback import CycleReport
+
+    at = MONDAY
+    assert cyclelog.read(tmp_path) == cyclelog.empty()
+    ok = CycleReport(target="t", dry_run=False, actions=[Delete("a", "r", "x")], written=1)
+    failed = CycleReport(target="t", dry_run=False, error="server said \x1b[2J no")
+    for n in range(cyclelog.KEEP + 5):
+        report = failed if n == 0 else ok
+        cyclelog.record(tmp_path, at, 0.2 * n, [SourceReport("s", ok=n != 1)], [report])
+    data = cyclelog.read(tmp_path)
+    assert data["cycles"] == cyclelog.KEEP + 5
+    assert data["failed_cycles"] == 2
+    assert len(data["recent"]) == cyclelog.KEEP
+    assert data["sources"] == {"s": {"polls": cyclelog.KEEP + 5, "failures": 1}}
+    assert data["blocks"]["deleted"] == cyclelog.KEEP + 4
+    assert data["buckets"][-1] == cyclelog.KEEP + 5  # cumulative: every cycle <= 300 s
+    assert data["buckets"][0] == 1  # only the 0 s one <= 0.1 s
+    assert "\x1b" not in data["targets"]["t"]["last_error"]
+    path = tmp_path / cyclelog.CYCLES_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("{not json")
+    assert cyclelog.read(tmp_path) == cyclelog.empty()

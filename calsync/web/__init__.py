@@ -55,11 +55,42 @@ def _server(cs: Calsync, host: str, port: int, targets: list[Target] | None) -> 
     return uvicorn.Server(config)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (0: any free port).
+
+    Raises:
+        WebError: the address cannot be used (in use, not this machine's, unknown).
+
+    """
+    from calsync.web.security import WebError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _name, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as err:
+        raise WebError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(64)
+    except OSError as err:
+        sock.close()
+        raise WebError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
+    return sock
+
+
 def serve(cs: Calsync, host: str, port: int) -> None:
-    """Serve the web view in this thread until interrupted (SIGINT/SIGTERM)."""
-    server = _server(cs, host, port, None)
+    """Serve the web view in this thread until interrupted (SIGINT/SIGTERM).
+
+    Raises:
+        WebError: the address cannot be used, or the access token is unsafe.
+
+    """
+    sock = listen(host, port)
+    server = _server(cs, host, sock.getsockname()[1], None)
     logger.info("web view on http://%s:%d/", host, port)
-    server.run()
+    server.run(sockets=[sock])
 
 
 def start_in_thread(
@@ -69,14 +100,18 @@ def start_in_thread(
 
     ``port`` 0 picks a free port (see :attr:`RunningServer.url`). The socket
     is bound and listening before this returns.
+
+    Raises:
+        WebError: the address cannot be used, or the access token is unsafe.
+
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(64)
+    sock = listen(host, port)
     bound = sock.getsockname()[1]
-    server = _server(cs, host, bound, targets)
+    try:
+        server = _server(cs, host, bound, targets)
+    except BaseException:
+        sock.close()
+        raise
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="calsync-web", daemon=True
     )
