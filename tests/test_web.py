@@ -326,6 +326,7 @@ def test_the_week_page_shows_blocks_and_a_why(cs: Calsync, target: MemoryTarget)
     key = proposals(cs)[0].id
     why = client.get("/week", params={"why": key}).text
     assert 'id="why"' in why
+    assert 'action="/plan/approve"' in why  # a proposal can be approved from its why
     assert "score now" in why
     assert client.get("/week", params={"task": "energy"}).status_code == 200
     assert client.get("/week", params={"week": "not a date"}).status_code == 400
