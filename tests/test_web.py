@@ -528,7 +528,11 @@ def test_calsync_run_serves_the_web_view_when_enabled(
         return Fake()
 
     monkeypatch.setattr(calsync.web, "start_in_thread", fake_start)
-    monkeypatch.setattr(Daemon, "run_forever", lambda self: events.append("service") or 0)
+    def fake_run_forever(self: Daemon) -> int:
+        events.append("service")
+        return 0
+
+    monkeypatch.setattr(Daemon, "run_forever", fake_run_forever)
     path = tmp_path / "config.toml"
     path.write_text(
         f'state_dir = "{tmp_path / "state"}"\n[user]\ntimezone = "Europe/Berlin"\n'

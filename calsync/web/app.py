@@ -101,12 +101,14 @@ class WebState:
             return "—"
         if isinstance(value, str):
             try:
-                value = datetime.fromisoformat(value)
+                instant = datetime.fromisoformat(value)
             except ValueError:
                 return shown(value, 40)
-        if value.tzinfo is None:
-            return value.isoformat(timespec="minutes")
-        return value.astimezone(self.zone).strftime("%a %d %b %Y %H:%M")
+        else:
+            instant = value
+        if instant.tzinfo is None:
+            return instant.isoformat(timespec="minutes")
+        return instant.astimezone(self.zone).strftime("%a %d %b %Y %H:%M")
 
     def target(self, name: str) -> Target:
         """A configured target by name."""
