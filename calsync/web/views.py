@@ -97,7 +97,9 @@ def _blocks_of_week(
 
     user = cs.config.user.id
     blocks = []
-    for row in tx.suggestions(user):
+    # A block lasts at most 12 hours (block_minutes <= 720); the user may have dragged
+    # one longer, so look two days back for those still reaching into the week.
+    for row in tx.suggestions(user, start_after=start - timedelta(days=2)):
         kind = KIND_OF_STATUS.get(row.status)
         if kind is None or row.end <= start or row.start >= end:
             continue
