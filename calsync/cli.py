@@ -167,6 +167,7 @@ def _use_color(choice: str) -> bool:
 def cmd_init(args: argparse.Namespace) -> int:
     """Write a commented starter configuration."""
     from calsync.config import default_config_path, render_example
+    from calsync.secrets import write_atomically
 
     path: Path = args.path or args.config or default_config_path()
     if path.exists() and not args.force:
@@ -178,12 +179,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise InputError(f"unknown IANA time zone {zone!r} (e.g. Europe/Berlin)") from err
     text = render_example(timezone=zone)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # The file may later hold credentials: only its owner may read it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(path, 0o600)
+        # The file may later hold credentials: only its owner may read it (0600).
+        write_atomically(path, text)
     except OSError as err:
         raise InputError(f"cannot write {path}: {err.strerror or err}") from err
     print(f"wrote {path} (time zone {zone}); edit it, then run: calsync config check {path}")

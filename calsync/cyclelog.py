@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from calsync.secrets import write_atomically
 from calsync.text import quote
 
 if TYPE_CHECKING:
@@ -127,12 +127,7 @@ def record(
 
 
 def _write(state_dir: Path, data: dict[str, Any]) -> None:
-    temporary = state_dir / f".{CYCLES_FILE}.{os.getpid()}.tmp"
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(data))
-        os.replace(temporary, state_dir / CYCLES_FILE)
+        write_atomically(state_dir / CYCLES_FILE, json.dumps(data))
     except OSError as err:
         logger.warning("cannot write %s: %s", CYCLES_FILE, err)

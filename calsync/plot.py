@@ -9,38 +9,18 @@ and in threads).
 from __future__ import annotations
 
 import io
-import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 
 from calsync.errors import InputError
 from calsync.learning.slots import DAY_NAMES, SLOTS_PER_WEEK
+from calsync.secrets import write_atomically
 
 # Half-range of the colour scale when every value is neutral (nothing learned yet).
 _FLAT_REACH = 0.05
 # Cells at least this far from neutral are labelled with their value.
 _LABEL_FROM = 0.01
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then move it into place.
-
-    The file gets mode 0644 less the umask, like any file the user saves.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def heatmap_png(values: np.ndarray, path: Path, title: str, neutral: float = 0.5) -> Path:
@@ -50,7 +30,8 @@ def heatmap_png(values: np.ndarray, path: Path, title: str, neutral: float = 0.5
     diverging colormap (red below, green above) is centred on ``neutral``
     and stretches symmetrically to the value farthest from it, like the
     terminal heatmap, so early small differences show; the colour bar gives
-    the numbers. The file is written atomically (directories are created).
+    the numbers. The file is written atomically, mode 0600
+    (:func:`calsync.secrets.write_atomically`; directories are created 0700).
 
     Args:
         values: 168 values (or a 7 × 24 grid), slot ``day * 24 + hour``, day 0 = Sunday.
@@ -114,7 +95,7 @@ def heatmap_png(values: np.ndarray, path: Path, title: str, neutral: float = 0.5
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     try:
-        _write_atomically(path, buffer.getvalue())
+        write_atomically(path, buffer.getvalue())
     except OSError as err:
         raise InputError(f"cannot write {path}: {err.strerror or err}") from err
     return path

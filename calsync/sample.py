@@ -29,14 +29,13 @@ morning, exercise early rather than late, and two ``note:`` lines.
 from __future__ import annotations
 
 import functools
-import os
 import re
-import tempfile
 from datetime import date, datetime, timedelta, tzinfo
 from importlib import resources
 from pathlib import Path
 
 from calsync.errors import InputError
+from calsync.secrets import write_atomically
 
 #: The zone the template is written in.
 SAMPLE_TIMEZONE = "Europe/Berlin"
@@ -219,17 +218,7 @@ def write_sample_calendar(path: Path, now: datetime, tz: tzinfo) -> Path:
     try:
         if path.is_file() and path.read_bytes() == body:
             return path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(path, body)
     except OSError as err:
         raise InputError(
             f"cannot write the sample calendar to {path}: {err.strerror or err}"
