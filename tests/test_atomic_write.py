@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import calsync
-from calsync import secrets
 from calsync.secrets import write_atomically
 
 PACKAGE = Path(calsync.__file__).parent
@@ -70,7 +69,7 @@ def test_the_file_and_then_its_directory_are_synced(
         synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
         real_fsync(fd)
 
-    monkeypatch.setattr(secrets.os, "fsync", fsync)
+    monkeypatch.setattr(os, "fsync", fsync)
     write_atomically(tmp_path / "cycles.json", "[]")
     assert synced == ["file", "dir"]
 
@@ -84,7 +83,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
     def refuse(source: str, target: Path) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(secrets.os, "replace", refuse)
+    monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(OSError, match="No space"):
         write_atomically(path, "new")
     assert path.read_text(encoding="utf-8") == "old"
