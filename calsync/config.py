@@ -24,7 +24,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,6 +38,7 @@ from calsync.learning.adaptive import AdaptiveParams
 from calsync.learning.evidence import EvidenceParams
 from calsync.learning.habits import DAY_GROUPS, LearningParams, MergeParams
 from calsync.learning.planner import ScoringParams
+from calsync.learning.schedule import PlanParams
 from calsync.learning.slots import DAY_NAMES
 from calsync.learning.windows import Window
 from calsync.text import quote
@@ -441,23 +442,37 @@ class PlanningConfig(_Section):
     """How free time is found and suggested blocks are placed."""
 
     buffer_minutes: int = Field(
-        10, ge=0, le=240, description="Free time kept before and after every busy event."
+        PlanParams.buffer // timedelta(minutes=1),
+        ge=0,
+        le=240,
+        description="Free time kept before and after every busy event.",
     )
-    horizon_days: int = Field(7, ge=1, le=28, description="Plan this many days ahead.")
+    horizon_days: int = Field(
+        PlanParams.horizon.days, ge=1, le=28, description="Plan this many days ahead."
+    )
     lead_minutes: int = Field(
-        60, ge=0, le=10_080, description="Never suggest a block starting sooner than this."
+        PlanParams.lead // timedelta(minutes=1),
+        ge=0,
+        le=10_080,
+        description="Never suggest a block starting sooner than this.",
     )
     lock_horizon_hours: float = Field(
-        24.0, ge=0, le=336, description="A suggestion starting within this is never moved."
+        PlanParams.lock_horizon / timedelta(hours=1),
+        ge=0,
+        le=336,
+        description="A suggestion starting within this is never moved.",
     )
     move_margin: float = Field(
-        0.05,
+        PlanParams.move_margin,
         ge=0,
         le=1,
         description="Move a suggestion only when the new slot scores this much higher.",
     )
     max_suggested_minutes_per_day: int = Field(
-        240, ge=15, le=1440, description="At most this much suggested time on one day."
+        PlanParams.day_cap_minutes,
+        ge=15,
+        le=1440,
+        description="At most this much suggested time on one day.",
     )
     approval: Literal["automatic", "manual"] = Field(
         "automatic",
