@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from calsync.approval import approve, decline, is_manual, proposals
 from calsync.config import Config
 from calsync.errors import CalsyncError, InputError
+from calsync.reconcile import Action, Create, Update
 from calsync.service import Calsync
 from calsync.targets.base import Target
 from calsync.text import FOREIGN_LIMIT, quote
@@ -283,10 +284,13 @@ def plan_page(request: Request) -> Response:
     )
 
 
-def _describe(action: Any, tz: Any) -> str:
-    from calsync.cli import _describe as describe
-
-    return str(describe(action, tz))
+def _describe(action: Action, tz: ZoneInfo) -> str:
+    """One planned write, for people (the block's title is calsync's own)."""
+    if isinstance(action, Create | Update):
+        start = action.content.start.astimezone(tz)
+        where = "create {} at" if isinstance(action, Create) else "move {} to"
+        return f"{where.format(action.content.summary)} {start:%a %d %b %H:%M}"
+    return f"remove block {action.suggestion_id} ({action.reason})"
 
 
 def _back(path: str, message: str) -> RedirectResponse:

@@ -51,7 +51,7 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Yield every family (see the module docstring)."""
         cs = self._cs()
-        data: Health = health(cs)
+        data: Health = health(cs, progress=False)
         cycles = data.cycles
         yield _counter("calsync_cycles", "Service cycles run.", cycles["cycles"])
         yield _counter(
@@ -120,7 +120,7 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             "calsync_completions",
             "Completions learned from (every source).",
-            value=float(data.progress.total_completions),
+            value=float(data.completions),
         )
         kept = sum(w.kept for w in data.acceptance)
         decided = sum(w.decided for w in data.acceptance)

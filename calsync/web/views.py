@@ -528,10 +528,13 @@ class Health:
     targets: list[TargetHealth]
     cycles: dict[str, Any]
     interpreter: Interpreter
-    progress: LearningProgress
+    #: ``None`` when not asked for (``/metrics``: it reads the whole update log).
+    progress: LearningProgress | None
     acceptance: list[WeekAcceptance]
     outcomes: Outcomes
     suggestions: dict[str, int] = field(default_factory=dict)
+    #: Completions learned from, over the configured task types.
+    completions: int = 0
 
 
 def backoff_minutes(config: Config, name: str, failures: int) -> float:
@@ -543,8 +546,8 @@ def backoff_minutes(config: Config, name: str, failures: int) -> float:
     return float(min(minutes * 2**failures, config.daemon.max_backoff_minutes))
 
 
-def health(cs: Calsync) -> Health:
-    """Sources, targets, cycles, interpreter use and learning progress."""
+def health(cs: Calsync, progress: bool = True) -> Health:
+    """Sources, targets, cycles, interpreter use and (with ``progress``) learning progress."""
     config = cs.config
     tz = ZoneInfo(config.user.timezone)
     user = config.user.id
@@ -553,6 +556,10 @@ def health(cs: Calsync) -> Health:
         runs = tx.llm_runs(limit=100_000)
         rows = tx.suggestions(user)
         keys = tx.completion_keys(user, "suggestion:")
+        habits = tx.habits(user)  # (habit_counts locks rows on PostgreSQL: not in a read)
+        names = tx.task_type_names()
+    learned = {names.get(i): count for i, (_array, count) in habits.items()}
+    completions = sum(learned.get(t.name, 0) for t in config.task_types)
     sources = []
     for source in config.sources:
         state = states[source.name]
@@ -603,8 +610,9 @@ def health(cs: Calsync) -> Health:
         targets,
         cycles,
         interpreter,
-        cs.progress(),
+        cs.progress() if progress else None,
         acceptance_by_week(rows, tz),
         outcomes(rows, keys),
         counts,
+        completions,
     )
