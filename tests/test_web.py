@@ -528,6 +528,7 @@ def test_calsync_run_serves_the_web_view_when_enabled(
         return Fake()
 
     monkeypatch.setattr(calsync.web, "start_in_thread", fake_start)
+
     def fake_run_forever(self: Daemon) -> int:
         events.append("service")
         return 0
@@ -581,3 +582,13 @@ def test_the_cycle_log_keeps_totals_and_the_last_cycles(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     path.write_text("{not json")
     assert cyclelog.read(tmp_path) == cyclelog.empty()
+
+
+def test_the_health_page_reports_the_same_progress_as_calsync_status(
+    cs: Calsync, target: MemoryTarget
+) -> None:
+    from calsync.web import views
+
+    cs.record_completion("Email", MONDAY - timedelta(days=1, hours=-3), 0.7)
+    cs.record_completion("Email", MONDAY - timedelta(days=8, hours=-3), 0.8)
+    assert views.learning_progress_of(cs) == cs.progress()

@@ -534,6 +534,27 @@ class StoreTx:
             query = query.where(c.idempotency_key.startswith(prefix, autoescape=True))
         return [r.idempotency_key for r in self._conn.execute(query)]
 
+    def outcome_counts(self, user_id: str) -> list[tuple[int, int, int, float]]:
+        """``(task type id, slot, count, sum of success)`` of a user's completions.
+
+        The same rows :meth:`calsync.service.Calsync.outcomes` counts (a task
+        type, a slot and a success), summed by the database: cheap enough for a
+        page view.
+        """
+        c = t.behaviour_updates.c
+        query = (
+            select(c.task_type_id, c.slot, func.count(), func.sum(c.success))
+            .where(
+                c.user_id == user_id,
+                c.kind == "completion",
+                c.task_type_id.is_not(None),
+                c.slot.is_not(None),
+                c.success.is_not(None),
+            )
+            .group_by(c.task_type_id, c.slot)
+        )
+        return [(int(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in self._conn.execute(query)]
+
     def updates_for_habit(self, user_id: str, task_type_id: int) -> list[UpdateRow]:
         """Every log row that shaped one habit array, in the order it arrived."""
         rows = self._conn.execute(

@@ -23,9 +23,15 @@ from calsync.config import Config, TaskTypeConfig
 from calsync.inference import busy_periods
 from calsync.learning.habits import Adjustment
 from calsync.learning.planner import Period
-from calsync.learning.progress import LearningProgress
+from calsync.learning.progress import LearningProgress, learning_progress
 from calsync.learning.schedule import WEEK, sessions_over
-from calsync.learning.slots import DAY_NAMES, slot_label, slot_of, split_index
+from calsync.learning.slots import (
+    DAY_NAMES,
+    SLOTS_PER_WEEK,
+    slot_label,
+    slot_of,
+    split_index,
+)
 from calsync.learning.windows import allowed_periods
 from calsync.service import Calsync
 from calsync.store.store import StoreTx, SuggestionRow, UpdateRow
@@ -537,6 +543,37 @@ class Health:
     completions: int = 0
 
 
+def learning_progress_of(cs: Calsync) -> LearningProgress:
+    """:meth:`Calsync.progress` of the configured user, with the outcomes summed by the database.
+
+    The same inputs (stored arrays, the user's own outcomes per slot), read
+    without decoding every row of the update log.
+    """
+    config = cs.config
+    user = config.user.id
+    default = cs.learner.habit_default()
+    with cs.store.read() as tx:
+        stored = tx.habits(user)
+        names = tx.task_type_names()
+        counted = tx.outcome_counts(user)
+    by_name = {names[task_id]: value for task_id, value in stored.items() if task_id in names}
+    habits = {t.name: by_name.get(t.name, (default.copy(), 0)) for t in config.task_types}
+    outcomes: dict[str, np.ndarray] = {}
+    for task_id, slot, count, _total in counted:
+        name = names.get(task_id)
+        if name is not None:
+            outcomes.setdefault(name, np.zeros(SLOTS_PER_WEEK))[slot] += count
+    return learning_progress(
+        habits,
+        config.learning.developing_after,
+        config.learning.mature_after,
+        neutral=config.learning.neutral_value,
+        peaks=config.learning.peak_slots,
+        baseline=default,
+        outcomes=outcomes,
+    )
+
+
 def backoff_minutes(config: Config, name: str, failures: int) -> float:
     """The wait before a failing source is polled again (0 while it does not fail)."""
     if failures <= 0:
@@ -610,7 +647,7 @@ def health(cs: Calsync, progress: bool = True) -> Health:
         targets,
         cycles,
         interpreter,
-        cs.progress() if progress else None,
+        learning_progress_of(cs) if progress else None,
         acceptance_by_week(rows, tz),
         outcomes(rows, keys),
         counts,
