@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from calsync.daemon import CycleSummary
     from calsync.reconcile import Action
     from calsync.service import Calsync
+    from calsync.store.store import SuggestionRow
     from calsync.targets.base import Target
     from calsync.writeback import CycleReport
 
@@ -455,8 +456,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     with _open(args) as cs:
         reports = [run_cycle(cs, t, dry_run=True) for t in _targets(cs, args.target)]
         tz = cs.timezone()
+        known = _known_blocks(cs)
+        notes = _stale_notes(cs)
     if args.json:
-        print(json.dumps([_report_json(r) for r in reports], indent=2))
+        print(json.dumps([_report_json(r, tz, known) for r in reports], indent=2))
     else:
         kinds = _target_kinds(cs.config)
         for report in reports:
@@ -471,23 +474,73 @@ def cmd_plan(args: argparse.Namespace) -> int:
                     )
                 )
             for action in report.actions:
-                print(terminal(f"  would {_describe(action, tz)}"))
+                print(terminal(f"  would {_describe(action, tz, known)}"))
+            for shortfall in report.shortfalls:
+                print(terminal(f"  why not: {shortfall.text()}"))
+        for note in notes:
+            print(terminal(f"note: {note}"))
     failed = [r for r in reports if r.error]
     return TargetError.exit_code if failed else 0
 
 
-def _describe(action: Action, tz: ZoneInfo) -> str:
+def _known_blocks(cs: Calsync) -> dict[str, SuggestionRow]:
+    """Every block this database remembers, by id (for removals by title and time)."""
+    with cs.store.read() as tx:
+        return {r.id: r for r in tx.suggestions(cs.config.user.id)}
+
+
+def _when(moment: datetime, tz: ZoneInfo) -> str:
+    return f"{moment.astimezone(tz):%a %d %b %H:%M}"
+
+
+def _describe(action: Action, tz: ZoneInfo, known: dict[str, SuggestionRow]) -> str:
+    """An action in words: the block's title and local time, never only its id."""
     from calsync.reconcile import Create, Update
 
-    if isinstance(action, Create | Update):
-        start = action.content.start.astimezone(tz)
-        if isinstance(action, Create):
-            return f"create {action.content.summary} at {start:%a %d %b %H:%M}"
-        return f"move {action.content.summary} to {start:%a %d %b %H:%M}"
-    return f"remove block {action.suggestion_id} ({action.reason})"
+    if isinstance(action, Create):
+        return f"create {action.content.summary} at {_when(action.content.start, tz)}"
+    if isinstance(action, Update):
+        row = known.get(action.content.suggestion_id)
+        was = f" from {_when(row.start, tz)}" if row is not None else ""
+        return f"move {action.content.summary}{was} to {_when(action.content.start, tz)}"
+    row = known.get(action.suggestion_id)
+    if row is None:
+        return f"remove a calsync block this database does not know ({action.reason})"
+    return f"remove the {row.task_type} block at {_when(row.start, tz)} ({action.reason})"
 
 
-def _report_json(report: CycleReport) -> dict[str, object]:
+def _stale_notes(cs: Calsync) -> list[str]:
+    """Targets no longer configured that still hold calsync's blocks, and what to do."""
+    from calsync.reconcile import LIVE
+    from calsync.targets.factory import DEFAULT_TARGET
+
+    current = set(_target_kinds(cs.config))
+    with cs.store.read() as tx:
+        rows = tx.suggestions(cs.config.user.id, statuses=LIVE)
+    stale: dict[str, int] = {}
+    for row in rows:
+        if row.target not in current:
+            stale[row.target] = stale.get(row.target, 0) + 1
+    notes = []
+    for name, count in sorted(stale.items()):
+        if name == DEFAULT_TARGET:
+            path = cs.config.resolved_state_dir() / "suggestions.ics"
+            notes.append(
+                f"{path} (the default target, unused since [[targets]] is configured) still "
+                f"holds {count} block(s): `calsync purge --target {DEFAULT_TARGET}` empties it"
+            )
+        else:
+            notes.append(
+                f"target {name} is no longer configured but holds {count} block(s) calsync "
+                f"wrote: configure it again and run `calsync purge --target {name}`, or delete "
+                "them in that calendar"
+            )
+    return notes
+
+
+def _report_json(
+    report: CycleReport, tz: ZoneInfo, known: dict[str, SuggestionRow]
+) -> dict[str, object]:
     from calsync.reconcile import Create, Update
 
     actions = []
@@ -505,8 +558,16 @@ def _report_json(report: CycleReport) -> dict[str, object]:
                 }
             )
         else:
+            row = known.get(action.suggestion_id)
             actions.append(
-                {"action": kind, "suggestion_id": action.suggestion_id, "reason": action.reason}
+                {
+                    "action": kind,
+                    "suggestion_id": action.suggestion_id,
+                    "task_type": row.task_type if row else None,
+                    "start": row.start.astimezone(tz).isoformat() if row else None,
+                    "reason": action.reason,
+                    "description": _describe(action, tz, known),
+                }
             )
     return {
         "target": report.target,
@@ -525,6 +586,19 @@ def _report_json(report: CycleReport) -> dict[str, object]:
             for b in report.plan
         ],
         "actions": actions,
+        "paused": report.paused,
+        "shortfalls": [
+            {
+                "task_type": f.task_type,
+                "week": f.week.isoformat(),
+                "wanted": f.wanted,
+                "counted": f.counted,
+                "planned": f.planned,
+                "reason": f.reason,
+                "detail": f.detail,
+            }
+            for f in report.shortfalls
+        ],
     }
 
 
@@ -535,27 +609,80 @@ def cmd_apply(args: argparse.Namespace) -> int:
     with _open(args) as cs:
         reports = [run_cycle(cs, t) for t in _targets(cs, args.target)]
         kinds = _target_kinds(cs.config)
-    for report in reports:
-        print(_target_line(report, kinds))
+        tz = cs.timezone()
+        known = _known_blocks(cs)
+        notes = _stale_notes(cs)
+    if args.json:
+        print(json.dumps([_report_json(r, tz, known) for r in reports], indent=2))
+    else:
+        for report in reports:
+            print(_target_line(report, kinds))
+        for note in notes:
+            print(terminal(f"note: {note}"))
     return TargetError.exit_code if any(r.error for r in reports) else 0
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    """Remove every event calsync wrote, from every target, and nothing else."""
+    """Remove every event calsync wrote, from every target, and nothing else.
+
+    It lists what it will remove before asking, and pauses the targets: the
+    next cycle (`apply`, the service) writes nothing there until
+    ``calsync resume``.
+    """
+    from calsync.reconcile import partition_owned
     from calsync.writeback import purge
 
     with _open(args) as cs:
-        targets = _targets(cs, args.target)
-        names = ", ".join(t.name for t in targets)
+        targets = _purge_targets(cs, args.target)
+        tz = cs.timezone()
         if not args.yes:
             if not sys.stdin.isatty():
                 raise InputError("purge asks for confirmation: run it in a terminal or add --yes")
-            answer = input(f"Remove every block calsync wrote to {names}? Type yes: ")
+            with cs.store.read() as tx:
+                installation = tx.installation_id()
+                known = {r.id for r in tx.suggestions(cs.config.user.id)}
+            total = 0
+            for target in targets:
+                listed = target.list_owned()
+                doomed = (
+                    listed
+                    if args.all_installations
+                    else partition_owned(listed, installation, known).ours
+                )
+                total += len(doomed)
+                print(terminal(f"{target.name}: would remove {len(doomed)} block(s):"))
+                for event in sorted(doomed, key=lambda e: e.start):
+                    print(terminal(f"  {_when(event.start, tz)}  {quote(event.summary, 80)}"))
+            if not total:
+                print("nothing to remove")
+                return 0
+            answer = input(f"Remove these {total} block(s) and pause these targets? Type yes: ")
             if answer.strip().lower() != "yes":
                 print("nothing removed")
                 return 0
         removed = purge(cs, targets, all_installations=args.all_installations)
-        tz = cs.timezone()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    name: {
+                        "removed": [
+                            {
+                                "task_type": b.task_type,
+                                "start": b.start.isoformat(),
+                                "end": b.end.isoformat(),
+                            }
+                            for b in sorted(report.removed, key=lambda b: b.start)
+                        ],
+                        "kept": report.kept,
+                        "paused": True,
+                    }
+                    for name, report in removed.items()
+                },
+                indent=2,
+            )
+        )
+        return 0
     for name, report in removed.items():
         print(terminal(f"{name}: removed {len(report)} block(s) calsync wrote"))
         for block in sorted(report.removed, key=lambda b: b.start):
@@ -569,6 +696,41 @@ def cmd_purge(args: argparse.Namespace) -> int:
                 f"{name}: kept {report.kept} block(s) of other calsync installations or with a "
                 "malformed marker (--all-installations removes them)"
             )
+        print(
+            terminal(
+                f"{name}: paused: calsync writes no new blocks there until "
+                f"`calsync resume --target {name}`"
+            )
+        )
+    return 0
+
+
+def _purge_targets(cs: Calsync, only: str | None) -> list[Target]:
+    """The targets to purge; the default ``suggestions.ics`` too once it is no longer used."""
+    from calsync.config import IcsTargetConfig
+    from calsync.targets.factory import DEFAULT_TARGET, build_target
+
+    configured = {t.name for t in cs.config.targets}
+    if only == DEFAULT_TARGET and cs.config.targets and DEFAULT_TARGET not in configured:
+        default = IcsTargetConfig(type="ics", name=DEFAULT_TARGET)
+        return [build_target(cs.config, default, cs.clock)]
+    return _targets(cs, only)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Let calsync write blocks again to targets a purge paused."""
+    with _open(args) as cs:
+        names = [t.name for t in _targets(cs, args.target)]
+        now = cs.clock.now()
+        with cs.store.write() as tx:
+            paused = tx.paused_targets()
+            for name in names:
+                tx.set_target_paused(name, False, now)
+    for name in names:
+        if name in paused:
+            print(terminal(f"{name}: resumed: the next cycle writes blocks there again"))
+        else:
+            _say(args, f"{name}: was not paused")
     return 0
 
 
@@ -846,9 +1008,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)"
     )
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="print only results and errors"
-    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("init", help="write a commented starter configuration")
@@ -919,10 +1079,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("apply", help="plan and write the suggested blocks to the targets")
     p.add_argument("--target", help="only this target")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("purge", help="remove every block calsync wrote (and nothing else)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--target", help="only this target")
     p.add_argument(
         "--all-installations",
@@ -930,6 +1092,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also remove blocks other calsync installations wrote (and malformed ones)",
     )
     p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("resume", help="write blocks again to targets `calsync purge` paused")
+    p.add_argument("--target", help="only this target")
+    p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser(
         "run", help="run the service (systemd Type=notify), or one cycle with --once"

@@ -12,7 +12,7 @@ benchmarks plan through the same functions as the daemon.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -26,8 +26,9 @@ from calsync.learning.schedule import (
     ExistingBlock,
     PlannedBlock,
     PlanParams,
+    Shortfall,
     TaskSpec,
-    plan_blocks,
+    plan_with_reasons,
     sessions_over,
 )
 from calsync.model import Event
@@ -116,11 +117,14 @@ class Plan:
     Attributes:
         blocks: The planned blocks (new ones without an id yet).
         completions: Completions learned per task type (for the blocks' explanations).
+        shortfalls: Each task type and week with fewer blocks than wanted, and
+            why (:func:`calsync.learning.schedule.plan_with_reasons`).
 
     """
 
     blocks: list[PlannedBlock]
     completions: dict[str, int]
+    shortfalls: list[Shortfall] = field(default_factory=list)
 
 
 def plan_target(
@@ -158,7 +162,7 @@ def plan_target(
         this_week = tx.events(start=monday(now, tz), end=now + params.horizon)
     specs = task_specs(config, {name: array for name, (array, _) in habits.items()}, params, since)
     current = [r for r in rows if r.status in _CURRENT or r.id in held]
-    blocks = plan_blocks(
+    blocks, shortfalls = plan_with_reasons(
         specs,
         energy,
         busy_periods(mirror, params.buffer, tz),
@@ -193,4 +197,4 @@ def plan_target(
             if r.status in COUNTED and (r.end <= now or (r.status == "gone" and r.start < now))
         ],
     )
-    return Plan(blocks, {name: count for name, (_, count) in habits.items()})
+    return Plan(blocks, {name: count for name, (_, count) in habits.items()}, shortfalls)

@@ -35,7 +35,7 @@ from calsync.approval import UNWRITTEN, hold_for_approval, is_manual
 from calsync.errors import CalsyncError, TargetError
 from calsync.inference import KnownSuggestion, infer_suggestion_outcomes
 from calsync.ingest import learn
-from calsync.learning.schedule import WEEK, PlannedBlock
+from calsync.learning.schedule import WEEK, PlannedBlock, Shortfall
 from calsync.model import Event
 from calsync.planning import plan_target
 from calsync.reconcile import (
@@ -88,9 +88,18 @@ class CycleReport:
     unconfirmed: int = 0
     #: New blocks held for approval (``planning.approval = "manual"``), not written.
     proposed: list[PlannedBlock] = field(default_factory=list)
+    #: Task types and weeks with fewer blocks than wanted, and why.
+    shortfalls: list[Shortfall] = field(default_factory=list)
+    #: ``calsync purge`` paused the target: nothing planned or written until ``calsync resume``.
+    paused: bool = False
 
     def summary(self) -> str:
         """One line for people."""
+        if self.paused:
+            return (
+                f"{self.target}: paused since `calsync purge`: nothing planned or written "
+                f"(`calsync resume --target {self.target}` writes blocks again)"
+            )
         counts = {"create": 0, "update": 0, "delete": 0}
         for action in self.actions:
             counts[type(action).__name__.lower()] += 1
@@ -171,6 +180,9 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     manual = is_manual(cs)
 
     with cs.store.read() as tx:
+        if target.name in tx.paused_targets():
+            report.paused = True
+            return report
         installation = tx.installation_id()
         rows = tx.suggestions(user, target.name, LIVE)
         # Proposals never written (approval mode) do not take their ids: a stable
@@ -256,7 +268,11 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         since={t.name: since.get(t.name, began) for t in config.task_types},
         manual=manual,
     )
-    taken = known_ids | {e.suggestion_id for e in ownership.foreign}
+    # Ids are unique across targets (the table is keyed by id alone): the same plan
+    # written to a second target must not take over the first target's rows.
+    with cs.store.read() as tx:
+        everywhere = {r.id for r in tx.suggestions(user) if r.target != target.name}
+    taken = known_ids | everywhere | {e.suggestion_id for e in ownership.foreign}
     plan = _with_ids(planned.blocks, user, taken, installation)
     contents = {
         b.id: block_content(cs, b, b.id, planned.completions[b.task_type], installation)
@@ -269,6 +285,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     if manual:  # nothing new is written until the user approves it
         actions, report.proposed = hold_for_approval(cs, target.name, plan, actions, dry_run)
     report.plan, report.actions = plan, actions
+    report.shortfalls = planned.shortfalls
     if dry_run:
         return report
 
@@ -530,6 +547,8 @@ def purge(
         with cs.store.write() as tx:
             for row in tx.suggestions(user, target.name, LIVE):
                 tx.save_suggestion(replace(row, status="retracted"), now)
+            # Or the next cycle would write them all again: paused until `calsync resume`.
+            tx.set_target_paused(target.name, True, now)
         logger.info(
             "%s: purge removed %d block(s), left %d of other installations",
             target.name,

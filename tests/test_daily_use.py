@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -502,3 +503,161 @@ def test_insights_and_peaks_only_where_the_user_did_something(
     assert captured.err == "1 new insight(s) from behaviour\n"
     (insight,) = json.loads(captured.out)
     assert insight["text"] == "User consistently excels at Exercise on Monday at 9:00"
+
+
+# ------------------------------------------------------------------ 6. explain the plan
+
+
+PLAN = """
+[user]
+id = "alice"
+timezone = "Europe/Berlin"
+
+[planning]
+horizon_days = 14
+lead_minutes = 0
+
+[[task_types]]
+name = "Deep Coding"
+keywords = ["coding"]
+block_minutes = 60
+weekly_target = { sessions = 2 }
+windows = [{ days = ["all"], start = "09:00", end = "12:00" }]
+
+[[task_types]]
+name = "Reading"
+keywords = ["reading"]
+block_minutes = 60
+weekly_target = { sessions = 2 }
+windows = [{ days = ["all"], start = "20:00", end = "21:00" }]
+"""
+
+
+def busy_mornings(path: Path) -> Path:
+    """A conference every morning 08:00–13:00 for three weeks: Deep Coding's windows are busy."""
+    start = datetime.now(UTC).date() - timedelta(days=1)
+    path.write_text(
+        calendar(
+            [
+                "BEGIN:VEVENT\r\nUID:conference\r\nDTSTAMP:20260101T000000Z\r\n"
+                f"DTSTART:{start:%Y%m%d}T080000\r\nDTEND:{start:%Y%m%d}T130000\r\n"
+                "RRULE:FREQ=DAILY;COUNT=24\r\nSUMMARY:Conference\r\nEND:VEVENT\r\n"
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_plan_says_why_a_task_type_gets_no_block(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = busy_mornings(tmp_path / "work.ics")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "s"}"\n' + PLAN + ics_file("work", feed), encoding="utf-8"
+    )
+    base = ["--config", str(config)]
+    assert main([*base, "sync"]) == 0
+    got, out, _ = run(config, capsys, "plan")
+    assert got == 0
+    assert "Deep Coding" not in out.split("why not:")[0]  # not one block of it
+    whys = [line for line in out.splitlines() if line.startswith("  why not: Deep Coding")]
+    assert whys  # every week the horizon reaches says why
+    assert any(
+        line.endswith(
+            "your events (with planning.buffer_minutes around them) fill its window time"
+        )
+        for line in whys
+    )
+    got, out, _ = run(config, capsys, "plan", "--json")
+    (report,) = json.loads(out)
+    reasons = {(s["task_type"], s["reason"]) for s in report["shortfalls"]}
+    assert ("Deep Coding", "busy") in reasons
+    assert {r for t, r in reasons if t == "Deep Coding"} <= {"busy", "no_share"}
+    # Reading has its two blocks a week: nothing to explain for a week it reached.
+    for shortfall in report["shortfalls"]:
+        if shortfall["task_type"] == "Reading":
+            assert shortfall["reason"] in ("no_share", "target_reached")
+
+
+def test_removals_are_named_purge_pauses_and_resume_writes_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'state_dir = "{tmp_path / "s"}"\n' + PLAN, encoding="utf-8")
+    ics = tmp_path / "s" / "suggestions.ics"
+    got, out, _ = run(config, capsys, "apply")
+    assert got == 0
+    written = ics.read_text(encoding="utf-8").count("BEGIN:VEVENT")
+    assert written >= 2
+
+    # A lower target: the blocks that go are named by title and local time, not by id.
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("sessions = 2", "sessions = 0"),
+        encoding="utf-8",
+    )
+    got, out, _ = run(config, capsys, "plan")
+    removals = [line for line in out.splitlines() if line.startswith("  would remove")]
+    assert 0 < len(removals) <= written  # blocks within the lock horizon stay
+    assert all(
+        re.fullmatch(
+            r"  would remove the (Deep Coding|Reading) block at \w{3} \d\d \w{3} \d\d:\d\d \(.+\)",
+            line,
+        )
+        for line in removals
+    ), removals
+    got, out, _ = run(config, capsys, "plan", "--json")
+    (report,) = json.loads(out)
+    assert all(a["task_type"] in ("Deep Coding", "Reading") for a in report["actions"])
+
+    # purge lists what it removed and pauses the target: apply writes nothing.
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("sessions = 0", "sessions = 2"),
+        encoding="utf-8",
+    )
+    got, out, _ = run(config, capsys, "purge", "--yes")
+    assert got == 0
+    assert f"suggestions: removed {written} block(s) calsync wrote" in out
+    assert len(re.findall(r"(?m)^  \w{3} \d\d \w{3} \d{4} \d\d:\d\d-\d\d:\d\d  ", out)) == written
+    assert (
+        "suggestions: paused: calsync writes no new blocks there until "
+        "`calsync resume --target suggestions`"
+    ) in out
+    got, out, _ = run(config, capsys, "apply")
+    assert got == 0
+    assert out.startswith("suggestions: paused since `calsync purge`: nothing planned or written")
+    assert ics.read_text(encoding="utf-8").count("BEGIN:VEVENT") == 0
+    got, out, _ = run(config, capsys, "resume")
+    assert out == "suggestions: resumed: the next cycle writes blocks there again\n"
+    got, out, _ = run(config, capsys, "apply", "--json")
+    (report,) = json.loads(out)
+    assert report["paused"] is False
+    assert ics.read_text(encoding="utf-8").count("BEGIN:VEVENT") == written
+
+
+def test_a_target_that_replaced_the_default_says_the_old_file_is_stale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'state_dir = "{tmp_path / "s"}"\n' + PLAN, encoding="utf-8")
+    old = tmp_path / "s" / "suggestions.ics"
+    assert main(["--config", str(config), "apply"]) == 0
+    written = old.read_text(encoding="utf-8").count("BEGIN:VEVENT")
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f'\n[[targets]]\ntype = "ics"\nname = "blocks"\npath = "{tmp_path / "blocks.ics"}"\n',
+        encoding="utf-8",
+    )
+    for command in ("plan", "apply"):
+        got, out, _ = run(config, capsys, command)
+        assert got == 0
+        assert (
+            f"note: {old} (the default target, unused since [[targets]] is configured) still "
+            f"holds {written} block(s): `calsync purge --target suggestions` empties it"
+        ) in out
+    got, out, _ = run(config, capsys, "purge", "--yes", "--target", "suggestions")
+    assert got == 0
+    assert old.read_text(encoding="utf-8").count("BEGIN:VEVENT") == 0
+    got, out, _ = run(config, capsys, "plan")
+    assert "note:" not in out

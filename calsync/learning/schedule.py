@@ -137,6 +137,45 @@ class PlannedBlock:
     reason: str
 
 
+@dataclass(frozen=True)
+class Shortfall:
+    """Why a task type has fewer blocks in a calendar week than its target asks for.
+
+    One per task type and week the horizon reaches in which the plan has no
+    block of it, or fewer than the week still needs; the command line
+    (``calsync plan``) and the web view's Plan page show the same words.
+
+    Attributes:
+        task_type: The task type.
+        week: The Monday of the calendar week (local).
+        wanted: The week's target in blocks (its share, when the horizon
+            reaches part of the week or calsync began suggesting it midweek).
+        counted: What counts toward it: blocks planned, earlier blocks and
+            the user's own sessions.
+        planned: Blocks of it in this plan, in that week.
+        reason: ``target_reached``, ``no_share``, ``no_window``, ``too_short``,
+            ``busy``, ``declined``, ``taken``, ``day_cap``, ``max_per_day`` or
+            ``day_limits``.
+        detail: The reason in words, with the config key to change.
+
+    """
+
+    task_type: str
+    week: date
+    wanted: int
+    counted: int
+    planned: int
+    reason: str
+    detail: str
+
+    def text(self) -> str:
+        """One line for people."""
+        return (
+            f"{self.task_type}, week of {self.week:%a %d %b}: {self.planned} planned, "
+            f"{self.counted} of {self.wanted} counted; {self.detail}"
+        )
+
+
 def week_of(day: int) -> int:
     """The proleptic ordinal of the Monday starting the calendar week of ordinal ``day``."""
     return day - (day - 1) % 7
@@ -419,6 +458,30 @@ def plan_blocks(
         Every block to have in the calendar, sorted by start; existing blocks keep their id.
 
     """
+    return plan_with_reasons(
+        tasks, energy, busy, now, tz, params, existing, declined, avoid, earlier, own
+    )[0]
+
+
+def plan_with_reasons(
+    tasks: Sequence[TaskSpec],
+    energy: WeeklyArray,
+    busy: Sequence[Period],
+    now: datetime,
+    tz: tzinfo,
+    params: PlanParams = PlanParams(),
+    existing: Sequence[ExistingBlock] = (),
+    declined: Sequence[ExistingBlock] = (),
+    avoid: Sequence[ExistingBlock] = (),
+    earlier: Sequence[ExistingBlock] = (),
+    own: Sequence[ExistingBlock] = (),
+) -> tuple[list[PlannedBlock], list[Shortfall]]:
+    """:func:`plan_blocks`, and for each task type and week it leaves short, why.
+
+    The arguments are :func:`plan_blocks`'s. The reasons are read from the
+    planner's own final state (its windows, busy time, taken time, day caps
+    and counts), so they are the rules that decided, not a second guess.
+    """
     planner = _Planner(tasks, energy, busy, now, tz, params)
     grid = planner.grid
     result: list[PlannedBlock] = []
@@ -491,4 +554,114 @@ def plan_blocks(
         best = planner.best(state)
         if best is not None:
             heapq.heappush(heap, (-state.block_score(best), best, order, name))
-    return sorted(result, key=lambda b: (b.start, b.task_type))
+    blocks = sorted(result, key=lambda b: (b.start, b.task_type))
+    return blocks, _shortfalls(planner, blocks)
+
+
+def _fits(state: _TaskState, mask: np.ndarray) -> np.ndarray:
+    """Aligned starts at which a whole block of ``state`` lies inside ``mask``."""
+    n, length = len(mask), state.length
+    if n < length:
+        return np.zeros(0, dtype=np.int64)
+    inside = np.concatenate(([0], np.cumsum(mask)))
+    starts = np.arange(0, n - length + 1)
+    ok = (inside[starts + length] - inside[starts]) == length
+    return starts[ok & (starts % state.step == 0)]
+
+
+def _shortfalls(planner: _Planner, blocks: Sequence[PlannedBlock]) -> list[Shortfall]:
+    """Each task type's weeks with fewer blocks than wanted, and the rule that stopped it."""
+    found = []
+    for state in planner.tasks.values():
+        spec = state.spec
+        for monday, wanted in sorted(state.quota.items()):
+            planned = sum(
+                1 for b in blocks if b.task_type == spec.name and state.week_of(b.start) == monday
+            )
+            counted = state.per_week.get(monday, 0)
+            if counted >= wanted and planned > 0:
+                continue
+            if counted >= wanted and counted > 0:
+                reason, detail = (
+                    "target_reached",
+                    "target reached (earlier blocks and your own sessions count)",
+                )
+            elif wanted == 0:
+                reason, detail = _no_share(planner, state, monday)
+            else:
+                reason, detail = _why_not(planner, state, monday)
+            found.append(
+                Shortfall(
+                    spec.name, date.fromordinal(monday), wanted, counted, planned, reason, detail
+                )
+            )
+    return found
+
+
+def _no_share(planner: _Planner, state: _TaskState, monday: int) -> tuple[str, str]:
+    """Why a week's share of the target is 0: calsync began midweek, or the horizon is short."""
+    spec = state.spec
+    if spec.since is not None and _share_of(
+        spec.sessions, planner.grid.week_share(monday, spec.windows)
+    ):
+        since = spec.since.astimezone(planner.grid.tz)
+        return "no_share", (
+            f"calsync began suggesting it on {since:%a %d %b}: this week gets the share of its "
+            "target from then, none of it left"
+        )
+    return "no_share", (
+        "planning.horizon_days reaches too little of this week's windows for a share of its target"
+    )
+
+
+def _why_not(planner: _Planner, state: _TaskState, monday: int) -> tuple[str, str]:
+    """The first rule, in the planner's order, that leaves no valid start in a week."""
+    grid, params = planner.grid, planner.params
+    week = grid.weeks == monday
+    steps = [
+        ("no_window", "no window time of it is left in this week (after planning.lead_minutes)"),
+        (
+            "too_short",
+            "what is left of its windows is shorter than block_minutes "
+            f"({state.spec.block_minutes})",
+        ),
+        ("busy", "your events (with planning.buffer_minutes around them) fill its window time"),
+        (
+            "declined",
+            "the free slots left are ones you deleted a block from or moved one away from",
+        ),
+        ("taken", "other suggested blocks (and their buffers) take the free time left"),
+    ]
+    masks = [
+        state.window & week,
+        state.window & week,
+        state.window & week & ~grid.busy,
+        state.window & week & ~grid.busy & ~state.declined,
+        state.window & week & ~grid.busy & ~state.declined & ~planner.taken,
+    ]
+    if not masks[0].any():
+        return steps[0]
+    starts = np.zeros(0, dtype=np.int64)
+    for (reason, detail), mask in zip(steps[1:], masks[1:], strict=True):
+        starts = _fits(state, mask)
+        if not len(starts):
+            return reason, detail
+    capped = limited = 0
+    days = {int(d) for d in grid.days[starts]}
+    limit = state.spec.max_per_day
+    for day in days:
+        if planner.day_minutes.get(day, 0) > params.day_cap_minutes - state.length * 15:
+            capped += 1
+        elif limit is not None and state.per_day.get(day, 0) >= limit:
+            limited += 1
+    if capped == len(days):
+        return "day_cap", (
+            f"planning.max_suggested_minutes_per_day ({params.day_cap_minutes}) is used up on "
+            "every day with free time"
+        )
+    if limited == len(days):
+        return "max_per_day", f"max_per_day ({limit}) is reached on every day with free time"
+    return "day_limits", (
+        "every day with free time has reached planning.max_suggested_minutes_per_day "
+        f"({params.day_cap_minutes}) or max_per_day ({limit})"
+    )

@@ -909,6 +909,20 @@ class StoreTx:
             raise StoreError("the database has no installation id; was it migrated by calsync?")
         return str(value)
 
+    def paused_targets(self) -> set[str]:
+        """Targets ``calsync purge`` paused: nothing is written to them until ``calsync resume``."""
+        rows = self._conn.execute(
+            select(t.meta.c.key).where(func.substr(t.meta.c.key, 1, len(_PAUSED)) == _PAUSED)
+        )
+        return {r.key.removeprefix(_PAUSED) for r in rows}
+
+    def set_target_paused(self, target: str, paused: bool, now: datetime) -> None:
+        """Pause (after a purge) or resume writing to a target."""
+        key = f"{_PAUSED}{target}"
+        self._conn.execute(delete(t.meta).where(t.meta.c.key == key))
+        if paused:
+            self._conn.execute(insert(t.meta).values(key=key, value="purged", created_at=now))
+
     # ------------------------------------------------------------------ sync state
 
     def sync_state(self, source: str) -> SyncStateRow | None:
@@ -959,6 +973,8 @@ class StoreTx:
         return int(events), int(updates)
 
 
+#: Meta keys of targets paused by ``calsync purge``.
+_PAUSED = "paused_target:"
 _ENERGY_STREAM = "energy"
 _TASK_STREAM = "task:"
 
