@@ -150,7 +150,7 @@ def _fields_at(parts: list[str | int], data: Any) -> list[str]:
     """The keys the schema allows at a path of the raw data (``task_types[0]`` …)."""
     model: Any = Config
     for part in parts:
-        data = data[part] if isinstance(data, (dict, list)) and _has(data, part) else {}
+        data = _child(data, part)
         if isinstance(part, int):
             args = typing.get_args(model) if typing.get_origin(model) in (list, tuple) else ()
             model = _pick(args[0], data) if args else None
@@ -167,10 +167,13 @@ def _fields_at(parts: list[str | int], data: Any) -> list[str]:
     return []
 
 
-def _has(data: dict[str, Any] | list[Any], part: str | int) -> bool:
-    if isinstance(data, dict):
-        return part in data
-    return isinstance(part, int) and 0 <= part < len(data)
+def _child(data: Any, part: str | int) -> Any:
+    """The raw value at one step of a path (a key of a table, an index of a list), or ``{}``."""
+    if isinstance(data, dict) and part in data:
+        return data[part]
+    if isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        return data[part]
+    return {}
 
 
 def _pick(annotation: Any, data: Any) -> Any:

@@ -29,7 +29,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from calsync.errors import AdjustmentError, InputError, InterpreterError
 from calsync.insights.types import Interpretation, Interpreter, Profile, Usage
@@ -38,6 +38,8 @@ from calsync.learning.slots import DAY_NAMES
 
 if TYPE_CHECKING:
     import openai
+    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.shared_params import ResponseFormatJSONSchema
 
 logger = logging.getLogger(__name__)
 
@@ -648,6 +650,12 @@ def _strip_fence(content: str) -> str:
     return match.group(1) if match else content
 
 
+class _Sampling(TypedDict, total=False):
+    """Optional sampling settings of a chat completion (absent: the model's default)."""
+
+    temperature: float
+
+
 class OpenAIInterpreter:
     """An interpreter backed by any OpenAI-compatible chat-completions API.
 
@@ -715,7 +723,9 @@ class OpenAIInterpreter:
 
     # ------------------------------------------------------------------ prompt
 
-    def messages(self, insights: Sequence[str], profile: Profile) -> list[dict[str, str]]:
+    def messages(
+        self, insights: Sequence[str], profile: Profile
+    ) -> list[ChatCompletionMessageParam]:
         """The chat messages for ``insights``, cut to the prompt budget (best first kept)."""
         shown = {
             "task_type": profile.task_type or "energy (all work)",
@@ -762,22 +772,20 @@ class OpenAIInterpreter:
         import openai  # imported by __init__ already (or the caller's client's)
 
         messages = self.messages(insights, profile)
-        options: dict[str, Any] = {}
+        answer_format: ResponseFormatJSONSchema = {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "calsync_adjustments",
+                "strict": True,
+                "schema": response_schema(self.modifier_range),
+            },
+        }
+        options: _Sampling = {}
         if self.temperature is not None:
             options["temperature"] = self.temperature
         try:
             response = self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {
-                        "name": "calsync_adjustments",
-                        "strict": True,
-                        "schema": response_schema(self.modifier_range),
-                    },
-                },
-                **options,
+                model=self.model, messages=messages, response_format=answer_format, **options
             )
         except openai.APITimeoutError as err:
             raise InterpreterError(f"the LLM did not answer within {self._timeout:g} s") from err
