@@ -265,14 +265,15 @@ def plan_page(request: Request) -> Response:
     from calsync.writeback import run_cycle
 
     state = _state(request)
-    reports = []
-    planned = []
-    for target in state.targets:
-        report = run_cycle(state.cs, target, dry_run=True)
-        reports.append(report)
-        planned += report.plan
+    reports = [run_cycle(state.cs, target, dry_run=True) for target in state.targets]
     open_rows = proposals(state.cs)
-    short = views.shortfalls(state.cs, planned)
+    # The planner's own reasons (the words `calsync plan` prints), per target and week.
+    short = [
+        (report.target, s)
+        for report in reports
+        for s in report.shortfalls
+        if s.reason != "target_reached"
+    ]
     return state.page(
         request,
         "plan",

@@ -19,12 +19,9 @@ import numpy as np
 
 from calsync import cyclelog
 from calsync.approval import PROPOSED, block_values
-from calsync.config import Config, TaskTypeConfig
-from calsync.inference import busy_periods
+from calsync.config import Config
 from calsync.learning.habits import Adjustment
-from calsync.learning.planner import Period
 from calsync.learning.progress import LearningProgress, learning_progress
-from calsync.learning.schedule import WEEK, sessions_over
 from calsync.learning.slots import (
     DAY_NAMES,
     SLOTS_PER_WEEK,
@@ -32,7 +29,6 @@ from calsync.learning.slots import (
     slot_of,
     split_index,
 )
-from calsync.learning.windows import allowed_periods
 from calsync.service import Calsync
 from calsync.store.store import StoreTx, SuggestionRow, UpdateRow
 
@@ -244,164 +240,6 @@ def why(cs: Calsync, block: WeekBlock) -> Why:
         )
     ]
     return Why(block, slot_label(slot), score, h, e, block.score, count, evidence, shaped, notes)
-
-
-# ---------------------------------------------------------------------- plan
-
-
-@dataclass(frozen=True)
-class Shortfall:
-    """A task type that got fewer blocks this week than its target, and why."""
-
-    task_type: str
-    target: int
-    have: int
-    reasons: list[str]
-
-
-def _subtract(periods: Sequence[Period], busy: Sequence[Period]) -> list[Period]:
-    free = list(periods)
-    for b in busy:
-        pieces = []
-        for p in free:
-            if b.end <= p.start or b.start >= p.end:
-                pieces.append(p)
-                continue
-            if p.start < b.start:
-                pieces.append(Period(p.start, b.start))
-            if b.end < p.end:
-                pieces.append(Period(b.end, p.end))
-        free = pieces
-    return free
-
-
-def _share_since(
-    task: TaskTypeConfig, week: tuple[datetime, datetime], since: datetime, tz: ZoneInfo
-) -> float:
-    """The share of a week's window time from ``since`` on (as the planner counts it)."""
-    windows = [w.window() for w in task.windows]
-
-    def minutes(start: datetime) -> float:
-        periods = allowed_periods(windows, start, week[1], tz)
-        return sum((p.end - p.start) / timedelta(minutes=1) for p in periods)
-
-    total = minutes(week[0])
-    if total <= 0 or since <= week[0]:
-        return 1.0
-    return minutes(since) / total if since < week[1] else 0.0
-
-
-def _why_short(
-    task: TaskTypeConfig,
-    ahead: Sequence[Any],
-    lead: datetime,
-    week: tuple[datetime, datetime],
-    busy: Sequence[Period],
-    tz: ZoneInfo,
-    day_minutes: dict[date, float],
-    cap: int,
-) -> list[str]:
-    """Which of the planner's rules keep a task type below its target this week."""
-    windows = [w.window() for w in task.windows]
-    allowed = allowed_periods(windows, max(lead, week[0]), week[1], tz)
-    length = timedelta(minutes=task.block_minutes)
-    if not any(p.end - p.start >= length for p in allowed):
-        return [f"no {task.block_minutes}-minute stretch is left in its windows this week"]
-    fitting = [p for p in _subtract(allowed, busy) if p.end - p.start >= length]
-    if not fitting:
-        return [
-            "your calendar is busy in its windows for the rest of the week "
-            f"(no free {task.block_minutes} minutes, buffers included)"
-        ]
-    reasons = []
-    days = {p.start.astimezone(tz).date() for p in fitting}
-    if task.max_per_day is not None:
-        per_day = {d: sum(1 for b in ahead if b.start.astimezone(tz).date() == d) for d in days}
-        if all(n >= task.max_per_day for n in per_day.values()):
-            reasons.append(
-                f"max_per_day = {task.max_per_day} is reached on the {len(days)} day(s) "
-                "with free time left"
-            )
-    full = [d for d in days if day_minutes.get(d, 0.0) + task.block_minutes > cap]
-    if full:
-        reasons.append(
-            f"the day cap of {cap} suggested minutes is reached on {len(full)} of "
-            f"the {len(days)} day(s) with free time"
-        )
-    return reasons
-
-
-def shortfalls(cs: Calsync, planned: Sequence[Any], now: datetime | None = None) -> list[Shortfall]:
-    """Task types short of this week's target in a plan, with the reasons found.
-
-    ``planned`` are the plan's blocks (``task_type``, ``start``, ``end``).
-    The reasons are checks of the planner's rules, in the order it applies
-    them: a week calsync began suggesting in part-way gets a share of the
-    target; the time left in the task type's windows, the busy calendar,
-    its ``max_per_day``, the day cap of suggested time. What counts already
-    (the user's own sessions, declined blocks) is said too; when no rule
-    explains it, the free slots went to task types scoring higher there.
-    """
-    from calsync.planning import own_sessions
-    from calsync.reconcile import COUNTED
-    from calsync.targets.factory import DEFAULT_TARGET
-
-    config = cs.config
-    tz = ZoneInfo(config.user.timezone)
-    now = now or cs.clock.now()
-    monday = monday_of(now, tz)
-    week = (_midnight(monday, tz), _midnight(monday + timedelta(days=7), tz))
-    user = config.user.id
-    names = [t.name for t in config.targets] or [DEFAULT_TARGET]
-    with cs.store.read() as tx:
-        rows = tx.suggestions(user, statuses=COUNTED)
-        own = own_sessions(tx.events(start=week[0], end=week[1]), config)
-        mirror = tx.events(start=now, end=week[1])
-        firsts = [at for name in names if (at := tx.first_suggested(user, name)) is not None]
-        known = tx.task_types_known_since()
-    began = min(firsts) if firsts else now
-    busy = busy_periods(mirror, timedelta(minutes=config.planning.buffer_minutes), tz)
-    lead = now + timedelta(minutes=config.planning.lead_minutes)
-    cap = config.planning.max_suggested_minutes_per_day
-    in_week = [b for b in planned if week[0] <= b.start < week[1]]
-    day_minutes: dict[date, float] = {}
-    for b in in_week:
-        day = b.start.astimezone(tz).date()
-        day_minutes[day] = day_minutes.get(day, 0.0) + (b.end - b.start) / timedelta(minutes=1)
-    result = []
-    for task in config.task_types:
-        target = sessions_over(
-            task.weekly_target.sessions, task.weekly_target.hours, task.block_minutes, WEEK
-        )
-        mine = [r for r in rows if r.task_type == task.name and week[0] <= r.start < week[1]]
-        ahead = [b for b in in_week if b.task_type == task.name]
-        past = [r for r in mine if r.start < now]
-        declined = [r for r in mine if r.status in ("declined", "gone") and r.start >= now]
-        sessions = [o for o in own if o.task_type == task.name]
-        have = len(ahead) + len(past) + len(sessions) + len(declined)
-        if have >= target:
-            continue
-        reasons: list[str] = []
-        started = max(began, known.get(task.name, began))
-        share = _share_since(task, week, started, tz)
-        if share < 1.0 - 1e-9:
-            reasons.append(
-                f"calsync began suggesting it on {started.astimezone(tz):%a %d %b %H:%M}: "
-                f"this week it gets the share of its target from then on ({share:.0%} of its "
-                "window time)"
-            )
-        reasons += _why_short(task, ahead, lead, week, busy, tz, day_minutes, cap)
-        if not reasons:
-            reasons.append("the free slots left were taken by task types that score higher there")
-        if sessions:
-            reasons.append(f"{len(sessions)} of your own session(s) this week count toward it")
-        if declined:
-            reasons.append(
-                f"{len(declined)} declined block(s) count toward it; their slots "
-                "are not offered again"
-            )
-        result.append(Shortfall(task.name, target, have, reasons))
-    return result
 
 
 # ---------------------------------------------------------------------- progress
