@@ -241,19 +241,30 @@ def cmd_config_example(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Print learning progress."""
-    from calsync.render import progress_text
+    """Print whether the service runs, each source's and target's health, and learning progress."""
+    from calsync.reconcile import LIVE
+    from calsync.render import human_time, progress_text
 
     with _open(args) as cs:
         progress = cs.progress(args.user)
         user = args.user or cs.config.user.id
+        now = cs.clock.now()
+        tz = cs.timezone(args.user)
         with cs.store.read() as tx:
             states = {s.name: tx.sync_state(s.name) for s in cs.config.sources}
+            paused = tx.paused_targets()
+            ahead = tx.suggestions(cs.config.user.id, statuses=LIVE, start_after=now)
+        notes = _stale_notes(cs)
+    kinds = {s.name: s.type for s in cs.config.sources}
     sources = [
         {
             "name": name,
+            "type": kinds[name],
             "last_success": state.last_success_at.isoformat()
             if state and state.last_success_at
+            else None,
+            "last_attempt": state.last_attempt_at.isoformat()
+            if state and state.last_attempt_at
             else None,
             # Stored errors quote servers and feeds: bounded and printable (older
             # databases may hold a long one; one stored bounded is shown whole).
@@ -266,30 +277,128 @@ def cmd_status(args: argparse.Namespace) -> int:
         for name, state in states.items()
     ]
     service = _service_status(cs.config)
+    daemon = _daemon_state(cs.config, service, now)
+    target_errors = (service or {}).get("targets") or {}
+    targets = [
+        {
+            "name": name,
+            "type": kind,
+            "blocks_ahead": sum(1 for r in ahead if r.target == name),
+            "paused": name in paused,
+            "last_error": quote(target_errors[name]) if target_errors.get(name) else None,
+        }
+        for name, kind in _target_kinds(cs.config).items()
+    ]
     if args.json:
         print(
             json.dumps(
-                {"user": user, **progress.to_dict(), "sources": sources, "service": service},
+                {
+                    "user": user,
+                    **progress.to_dict(),
+                    "daemon": daemon,
+                    "sources": sources,
+                    "targets": targets,
+                    "service": service,
+                },
                 indent=2,
             )
         )
         return 0
-    print(progress_text(progress, user))
-    if service:
-        last = service.get("last_cycle") or "—"
-        print(terminal(f"service: last cycle {last} (at {service.get('updated_at')})"))
-        for job, when in (service.get("next") or {}).items():
-            print(terminal(f"  next {job}: {when or '—'}"))
+
+    def when(text: str | None) -> str:
+        return human_time(datetime.fromisoformat(text), now, tz) if text else "never"
+
+    if daemon["running"]:
+        line = f"service: running (pid {daemon['pid']}, since {when(daemon['since'])}"
+        line += f", last heartbeat {when(daemon['heartbeat'])})" if daemon["heartbeat"] else ")"
+    elif daemon["pid"] is None:
+        line = "service: not running (never ran with this state directory; `calsync run`)"
+    elif daemon["since"] is None and daemon["stopped"] is None:
+        line = f"service: not running (last `calsync run --once` {when(daemon['heartbeat'])})"
+    else:
+        line = f"service: not running (last seen {when(daemon['stopped'] or daemon['heartbeat'])})"
+    print(terminal(line))
+    if service and service.get("last_cycle"):
+        print(terminal(f"  last cycle: {service['last_cycle']}"))
+    if daemon["running"]:
+        for job, at in (service or {}).get("next", {}).items():
+            print(terminal(f"  next {job}: {when(at)}"))
     for source in sources:
-        line = f"source {source['name']}: last sync {source['last_success'] or 'never'}"
+        name = f"source {source['name']} ({source['type']})"
         if source["last_error"]:
-            line += f"; last error: {source['last_error']}"
-        kind = next((s.type for s in cs.config.sources if s.name == source["name"]), "")
+            line = (
+                f"{name}: FAILING ({source['consecutive_failures']} time(s) in a row), "
+                f"last sync {when(source['last_success'])}; last error: {source['last_error']}"
+            )
+        else:
+            line = f"{name}: ok, last sync {when(source['last_success'])}"
         error = source["last_error"] or ""
-        if source["needs_reauth"] and kind == "google" and "calsync auth google" not in error:
+        if (
+            source["needs_reauth"]
+            and source["type"] == "google"
+            and "calsync auth google" not in error
+        ):
             line += f" (run `calsync auth google --source {source['name']}`)"
         print(terminal(line))
+    for target in targets:
+        line = f"target {target['name']} ({target['type']}): "
+        line += f"{target['blocks_ahead']} block(s) ahead"
+        if target["paused"]:
+            line += f"; paused since a purge (`calsync resume --target {target['name']}`)"
+        if target["last_error"]:
+            line += f"; FAILED in the last cycle: {target['last_error']}"
+        print(terminal(line))
+    for note in notes:
+        print(terminal(f"note: {note}"))
+    print(progress_text(progress, user))
     return 0
+
+
+def _daemon_state(config: Config, service: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """Whether the service runs: its pid alive and the state directory's lock held."""
+    from calsync.daemon import LOCK_FILE
+
+    data = service or {}
+    pid = data.get("pid") if isinstance(data.get("pid"), int) else None
+    running = bool(data.get("service")) and pid is not None and _alive(pid)
+    if running:
+        running = _locked(config.resolved_state_dir() / LOCK_FILE)
+    return {
+        "running": running,
+        "pid": pid,
+        "since": data.get("started_at"),
+        "heartbeat": data.get("updated_at"),
+        "stopped": data.get("stopped_at"),
+    }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: it exists
+    return True
+
+
+def _locked(path: Path) -> bool:
+    """Whether another process holds the state directory's instance lock."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _service_status(config: Config) -> dict[str, Any] | None:
@@ -1028,7 +1137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = config_sub.add_parser("example", help="print the documented example configuration")
     p.set_defaults(func=cmd_config_example)
 
-    p = sub.add_parser("status", help="show learning progress")
+    p = sub.add_parser(
+        "status", help="show whether the service runs, each source's and target's health, progress"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--user", help="user id (default: [user] id)")
     p.set_defaults(func=cmd_status)

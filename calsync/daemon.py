@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 LOCK_FILE = "calsync.lock"
 STATUS_FILE = "status.json"
+#: The service rewrites :data:`STATUS_FILE` this often (its heartbeat).
+HEARTBEAT_SECONDS = 60.0
 
 
 class AlreadyRunningError(CalsyncError):
@@ -162,6 +164,9 @@ class Daemon:
         self._next: dict[str, str | None] = {}
         self.last_cycle: CycleSummary | None = None
         self._job_started: float | None = None
+        #: When :meth:`run_forever` started (``None``: not running as the service).
+        self._service_since: datetime | None = None
+        self._stopped_at: datetime | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -259,6 +264,7 @@ class Daemon:
             self._last_writeback = now
         self.last_cycle = summary
         self.notifier.status(summary.status_line())
+        logger.info("cycle: %s", summary.status_line())  # one line per cycle
         self._write_status()
         self._log_cycle(summary, started)
         return summary
@@ -321,7 +327,15 @@ class Daemon:
         data = {
             "pid": os.getpid(),
             "updated_at": self.clock.now().isoformat(),
+            # `calsync status` tells the service (pid, since, heartbeat) from a `run --once`.
+            "service": self._service_since is not None,
+            "started_at": self._service_since.isoformat() if self._service_since else None,
+            "stopped_at": self._stopped_at.isoformat() if self._stopped_at else None,
             "last_cycle": self.last_cycle.status_line() if self.last_cycle else None,
+            # Each target's error in the last cycle (``None``: it went well).
+            "targets": {r.target: r.error for r in self.last_cycle.writeback}
+            if self.last_cycle
+            else {},
             "next": self._next,
         }
         try:
@@ -426,18 +440,23 @@ class Daemon:
             )
         }
         scheduler.start()
+        self._service_since, self._stopped_at = self.clock.now(), None
+        self._write_status()
         self.notifier.ready("started; first poll running")
         logger.info(
             "calsync running with %d source(s), %d target(s)", len(self.sources), len(self.targets)
         )
         interval = self.notifier.watchdog_interval() or 30.0
-        last_ping = time.monotonic()
+        last_ping = last_beat = time.monotonic()
         try:
             # Wake every second: cheap, and a SIGHUP or SIGTERM is acted on promptly.
             while not self._stop.wait(timeout=min(1.0, interval)):
                 if time.monotonic() - last_ping >= interval and self.healthy():
                     self.notifier.watchdog()
                     last_ping = time.monotonic()
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    self._write_status()  # the heartbeat `calsync status` reads
+                    last_beat = time.monotonic()
                 self._next = {
                     job.id: job.next_run_time.isoformat() if job.next_run_time else None
                     for job in scheduler.get_jobs()
@@ -452,6 +471,8 @@ class Daemon:
             scheduler.shutdown(wait=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            self._service_since, self._stopped_at = None, self.clock.now()
+            self._write_status()
         return 0
 
 

@@ -248,7 +248,7 @@ def sync_source(cs: Calsync, source: Source) -> SourceReport:
         corrected=corrected,
         insights=insights,
     )
-    logger.info("%s", report.summary())
+    logger.debug("%s", report.summary())  # the cycle logs one line at INFO
     return report
 
 

@@ -8,6 +8,8 @@ codes ever reach the terminal.
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 import numpy as np
 
 from calsync.learning.progress import LearningProgress
@@ -70,3 +72,24 @@ def progress_text(progress: LearningProgress, user: str) -> str:
             f"best day {task.best_day or '—'}; peaks {peaks or '— (nothing learned yet)'}"
         )
     return "\n".join(lines)
+
+
+def human_time(moment: datetime, now: datetime, tz: tzinfo) -> str:
+    """An instant for people: how long ago or ahead, and the local time, no microseconds.
+
+    ``3 min ago (Fri 04 Dec 19:20)``, ``in 2 h (Sat 05 Dec 08:00)``,
+    ``just now (Fri 04 Dec 19:23)``.
+    """
+    seconds = (moment - now).total_seconds()
+    size = abs(seconds)
+    if size < 45:
+        relative = "just now"
+    else:
+        if size < 90 * 60:
+            amount = f"{max(1, round(size / 60))} min"
+        elif size < 36 * 3600:
+            amount = f"{round(size / 3600)} h"
+        else:
+            amount = f"{round(size / 86400)} day(s)"
+        relative = f"in {amount}" if seconds > 0 else f"{amount} ago"
+    return f"{relative} ({moment.astimezone(tz):%a %d %b %H:%M})"

@@ -510,17 +510,17 @@ class Calsync:
         """
         user_id = self._user(user)
         with self.store.read() as tx:
-            rows = tx.completions(user_id)
+            rows = tx.outcome_counts(user_id)  # summed by the database
             names = tx.task_type_names()
         found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for row in rows:
-            name = names.get(row.task_type_id) if row.task_type_id is not None else None
-            if name is None or row.slot is None or row.success is None:
+        for task_id, slot, count, total in rows:
+            name = names.get(task_id)
+            if name is None:
                 continue
             empty = (np.zeros(SLOTS_PER_WEEK), np.zeros(SLOTS_PER_WEEK))
             counts, sums = found.setdefault(name, empty)
-            counts[row.slot] += 1
-            sums[row.slot] += row.success
+            counts[slot] += count
+            sums[slot] += total
         return found
 
 

@@ -306,7 +306,7 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
         logger.warning(
             "%s: write-back stopped: %s", target.name, err, extra={"calsync_reported": True}
         )
-    logger.info("%s", report.summary())
+    logger.debug("%s", report.summary())  # the cycle logs one line at INFO
     return report
 
 

@@ -565,9 +565,7 @@ def test_plan_says_why_a_task_type_gets_no_block(
     whys = [line for line in out.splitlines() if line.startswith("  why not: Deep Coding")]
     assert whys  # every week the horizon reaches says why
     assert any(
-        line.endswith(
-            "your events (with planning.buffer_minutes around them) fill its window time"
-        )
+        line.endswith("your events (with planning.buffer_minutes around them) fill its window time")
         for line in whys
     )
     got, out, _ = run(config, capsys, "plan", "--json")
@@ -661,3 +659,80 @@ def test_a_target_that_replaced_the_default_says_the_old_file_is_stale(
     assert old.read_text(encoding="utf-8").count("BEGIN:VEVENT") == 0
     got, out, _ = run(config, capsys, "plan")
     assert "note:" not in out
+
+
+# ------------------------------------------------------------------ 7, 8. status; quiet by default
+
+
+def start_service(config: Path, *options: str) -> subprocess.Popen[str]:
+    """`calsync run` as a real process, returned once it says it is running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "calsync", *options, "--config", str(config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:  # blocks until the service logs, no sleeping
+        seen.append(line)
+        if "cycle: polled" in line:
+            break
+    else:
+        raise AssertionError("".join(seen))
+    process.log = seen  # type: ignore[attr-defined]
+    return process
+
+
+def stop_service(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    return "".join(process.log) + err  # type: ignore[attr-defined]
+
+
+HUMAN = r"(just now|\d+ min ago) \(\w{3} \d\d \w{3} \d\d:\d\d\)"
+
+
+def test_status_says_whether_the_service_runs_with_human_times(
+    tmp_path: Path, feed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "config.toml", ics_file("mine", feed), tmp_path / "s")
+    got, out, _ = run(config, capsys, "status")
+    assert out.startswith(
+        "service: not running (never ran with this state directory; `calsync run`)\n"
+    )
+    service = start_service(config)
+    try:
+        got, out, _ = run(config, capsys, "status")
+        assert got == 0
+        assert re.search(
+            rf"(?m)^service: running \(pid {service.pid}, since {HUMAN}, last heartbeat {HUMAN}\)$",
+            out,
+        ), out
+        assert re.search(rf"(?m)^source mine \(ics\): ok, last sync {HUMAN}$", out), out
+        assert "target suggestions (ics): " in out
+        assert re.search(r"(?m)^  next \w+: in \d+ (min|h) ", out), out
+        assert not re.search(r"\d\d:\d\d:\d\d\.\d{6}", out)  # no raw ISO with microseconds
+        got, out, _ = run(config, capsys, "status", "--json")
+        data = json.loads(out)
+        assert data["daemon"]["running"] is True
+        assert data["daemon"]["pid"] == service.pid
+        datetime.fromisoformat(data["daemon"]["since"])  # ISO kept for scripts
+        assert data["sources"][0]["type"] == "ics"
+    finally:
+        log = stop_service(service)
+    got, out, _ = run(config, capsys, "status")
+    assert re.search(rf"(?m)^service: not running \(last seen {HUMAN}\)$", out), out
+
+    # 8. The service's log is calsync's own: one line per cycle, no library chatter.
+    assert "INFO calsync.daemon: cycle: polled 1 source(s)" in log
+    for library in ("apscheduler", "alembic", "urllib3", "googleapiclient"):
+        assert library not in log, log
+    assert "mine: full" not in log  # per-source lines are DEBUG; the cycle line says it
+
+
+def test_libraries_log_only_with_verbose(tmp_path: Path, feed: Path) -> None:
+    config = write_config(tmp_path / "config.toml", ics_file("mine", feed), tmp_path / "s")
+    log = stop_service(start_service(config, "-v"))
+    assert "INFO apscheduler" in log

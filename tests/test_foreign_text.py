@@ -81,7 +81,7 @@ def test_a_15_mb_garbage_error_is_bounded_everywhere(
     assert source["last_error"] == state.last_error
     assert main(["--config", str(config), "status"]) == 0
     out = capsys.readouterr().out
-    assert "last error: hostile: cannot parse the feed: BEGIN:VCALENDAR \\x1b[2J" in out
+    assert "last error: cannot parse the feed: BEGIN:VCALENDAR \\x1b[2J" in out
     assert_safe(out, 10_000)
 
 

@@ -45,7 +45,7 @@ def open_umask() -> Iterator[None]:
 
 
 def test_every_state_file_is_private_under_umask_000(tmp_path: Path) -> None:
-    state = tmp_path / "xdg-state" / "calsync"
+    state = tmp_path / "xdg-state" / "calsync" / "demo"  # the embedded default: the demo
     once = run_cli("run", "--once", "--color", "never", cwd=tmp_path, umask=0)
     assert once.returncode == 0, once.stderr
     status = run_cli("status", "--json", cwd=tmp_path, umask=0)
@@ -85,7 +85,7 @@ def test_an_older_database_open_to_others_is_made_private(tmp_path: Path) -> Non
 def test_read_only_commands_work_while_another_process_writes(tmp_path: Path) -> None:
     once = run_cli("run", "--once", "--color", "never", cwd=tmp_path)
     assert once.returncode == 0, once.stderr
-    db = tmp_path / "xdg-state" / "calsync" / "calsync.db"
+    db = tmp_path / "xdg-state" / "calsync" / "demo" / "calsync.db"
     # Another writer: a write transaction holding SQLite's write lock, with a change pending.
     writer = subprocess.Popen(
         [
