@@ -73,7 +73,15 @@ def test_families_draw_different_users_and_the_shared_family_is_the_original() -
     }
     values = list(regimes.values())
     assert all(not np.allclose(values[0], other) for other in values[1:])
-    assert simulate.make_user(0, 3, TASKS, 4) == simulate.make_user(0, 3, TASKS, 4, "shared")
+    default, shared = (
+        simulate.make_user(0, 3, TASKS, 4),
+        simulate.make_user(0, 3, TASKS, 4, "shared"),
+    )
+    assert (default.timezone, default.shift_week) == (shared.timezone, shared.shift_week)
+    for name in TASKS:
+        np.testing.assert_array_equal(
+            default.regimes[0].propensity[name], shared.regimes[0].propensity[name]
+        )
 
 
 def test_sparse_users_have_six_to_eight_task_types_of_one_or_two_sessions() -> None:
@@ -545,3 +553,24 @@ def test_paired_difference_and_recovery_by_hand() -> None:
     assert curve[1]["mean"] == pytest.approx(0.3)  # the shifted user before the shift
     assert curve[5]["mean"] == pytest.approx(0.2)
     # Weeks 4 and 7 are the shifted user's second routine only: not on the curve.
+
+
+def test_target_figures_by_hand() -> None:
+    def user(regret: float) -> dict:
+        return {
+            "blocks": [
+                {"week": w, "regret": regret, "acceptance": 1.0, "completed": 1.0} for w in (0, 5)
+            ],
+            "rankings": [],
+            "shift_week": None,
+        }
+
+    learner = [user(0.3), user(0.2)]
+    seed = [user(0.5), user(0.4)]
+    oracle = [user(0.1), user(0.1)]
+    figures = run.target_figures(learner, seed, oracle)
+    # Above the oracle: learner 0.2 and 0.1, seed 0.4 and 0.3.
+    assert figures["month 2+"]["ratio"] == pytest.approx(0.3 / 0.7, abs=1e-6)
+    assert figures["month 2+"]["excess"]["mean"] == pytest.approx(0.15 - 0.5 * 0.35)
+    assert figures["week 1"]["excess"]["mean"] == pytest.approx(0.15 - 0.7 * 0.35)
+    assert figures["week 1"]["factor"] == 0.7

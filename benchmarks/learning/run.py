@@ -124,12 +124,12 @@ def run_benchmark(
         outcomes[name] = dict(sorted(counts.items()))
     targets = {}
     if BASELINE in learners and REFERENCE in learners:
-        seed = [u["learners"][BASELINE] for u in per_user]
+        baseline = [u["learners"][BASELINE] for u in per_user]
         truth = [u["learners"][REFERENCE] for u in per_user]
         for name in learners:
             if name not in (BASELINE, REFERENCE):
                 records = [u["learners"][name] for u in per_user]
-                targets[name] = target_figures(records, seed, truth)
+                targets[name] = target_figures(records, baseline, truth)
     return {
         "settings": {
             "users": users,
