@@ -28,6 +28,7 @@ from calsync.clock import FixedClock
 from calsync.errors import TargetOwnershipError
 from calsync.service import Calsync
 from calsync.service import open as open_calsync
+from calsync.targets import ics_file
 from calsync.targets.base import ANY_INSTALLATION, BlockContent, OwnedEvent, Target
 from calsync.targets.caldav import CaldavTarget
 from calsync.targets.google import GoogleTarget
@@ -166,6 +167,7 @@ class IcsHarness(Harness):
         self.ics = IcsFileTarget("file", self.path, FixedClock(MONDAY))
         self.target = self.ics
         self._saved: bytes | None = None
+        self._disk = pytest.MonkeyPatch()
 
     def remote_id(self, sid: str) -> str:
         return block_uid(sid)
@@ -215,12 +217,17 @@ class IcsHarness(Harness):
         self.path.write_bytes(calendar.to_ical())
 
     def fail_writes(self, failing: bool) -> None:
-        # A directory where the temporary file goes: every atomic rewrite fails.
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        # The disk refuses every atomic rewrite (full; tests run as root, so no chmod).
+        def refuse(path: Path, data: bytes | str) -> Path:
+            raise OSError(28, "No space left on device", str(path))
+
         if failing:
-            temporary.mkdir(parents=True)
+            self._disk.setattr(ics_file, "write_atomically", refuse)
         else:
-            temporary.rmdir()
+            self._disk.undo()
+
+    def close(self) -> None:
+        self._disk.undo()
 
     def empty_listing(self, empty: bool) -> None:
         if empty:
@@ -484,6 +491,9 @@ class CrashAfterCreate:
 
     def delete(self, remote_id: str, installation: str | None = None) -> None:
         self.inner.delete(remote_id, installation)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 # --------------------------------------------------------------------------- the contract
