@@ -566,7 +566,8 @@ def _fits(state: _TaskState, mask: np.ndarray) -> np.ndarray:
     inside = np.concatenate(([0], np.cumsum(mask)))
     starts = np.arange(0, n - length + 1)
     ok = (inside[starts + length] - inside[starts]) == length
-    return starts[ok & (starts % state.step == 0)]
+    fitting: np.ndarray = starts[ok & (starts % state.step == 0)]
+    return fitting
 
 
 def _shortfalls(planner: _Planner, blocks: Sequence[PlannedBlock]) -> list[Shortfall]:
