@@ -256,7 +256,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             ahead = tx.suggestions(cs.config.user.id, statuses=LIVE, start_after=now)
         notes = _stale_notes(cs)
     kinds = {s.name: s.type for s in cs.config.sources}
-    sources = [
+    sources: list[dict[str, Any]] = [
         {
             "name": name,
             "type": kinds[name],
@@ -652,7 +652,7 @@ def _report_json(
 ) -> dict[str, object]:
     from calsync.reconcile import Create, Update
 
-    actions = []
+    actions: list[dict[str, str | None]] = []
     for action in report.actions:
         kind = type(action).__name__.lower()
         if isinstance(action, Create | Update):
@@ -912,10 +912,10 @@ def _print_once(cs: Calsync, summary: CycleSummary, color: bool) -> None:
             )
         )
     kinds = _target_kinds(cs.config)
-    for report in summary.writeback:
+    for cycle in summary.writeback:
         print()
-        print(_target_line(report, kinds))
-        for block in report.plan:
+        print(_target_line(cycle, kinds))
+        for block in cycle.plan:
             start = block.start.astimezone(tz)
             print(
                 terminal(
