@@ -425,6 +425,34 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
             view, title = cs.habit(name, args.user), name
         zone = cs.timezone(args.user).key
         neutral = cs.config.learning.neutral_value
+        week_start = args.week_start or cs.config.user.week_start
+    if args.json:
+        from calsync.learning.slots import DAY_NAMES
+
+        grid = view.values.reshape(7, 24)
+        first = 0 if week_start == "sunday" else 1
+        days = [(first + i) % 7 for i in range(7)]
+        print(
+            json.dumps(
+                {
+                    "array": title,
+                    "timezone": zone,
+                    "updates": view.count,
+                    "neutral": neutral,
+                    # Rows in the heatmap's order; "slot" is the array index (Sunday = 0).
+                    "days": [
+                        {
+                            "day": DAY_NAMES[d],
+                            "hours": [round(float(v), 4) for v in grid[d]],
+                            "first_slot": d * 24,
+                        }
+                        for d in days
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
     if args.png is not None:
         from calsync.plot import heatmap_png
 
@@ -437,6 +465,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
             f"{title}: {view.count} update(s), hours in {zone}",
             _use_color(args.color),
             neutral=cs.config.learning.neutral_value,
+            week_start=week_start,
         )
     )
     return 0
@@ -476,11 +505,35 @@ def cmd_sync(args: argparse.Namespace) -> int:
         _render_sample(args, config, cs.clock.now())
         sources = build_sources(config, cs.clock, only=args.source)
         if not sources:
-            print("no sources configured: add a [[sources]] table (see `calsync config example`)")
+            if args.json:
+                print("[]")
+            else:
+                print(
+                    "no sources configured: add a [[sources]] table (see `calsync config example`)"
+                )
             return 0
         reports = sync_all(cs, sources)
-    for report in reports:
-        print(terminal(report.summary()))
+    if args.json:
+        rows = [
+            {
+                "source": r.source,
+                "type": r.kind,
+                "ok": r.ok,
+                "full": r.full,
+                "received": r.received,
+                "deleted": r.deleted,
+                "learned": r.learned,
+                "corrected": r.corrected,
+                "notes": r.insights,
+                "error": r.error,
+                "needs_reauth": r.needs_reauth,
+            }
+            for r in reports
+        ]
+        print(json.dumps(rows, indent=2))
+    else:
+        for report in reports:
+            print(terminal(report.summary()))
     failed = [r for r in reports if not r.ok]
     return SourceError.exit_code if failed else 0
 
@@ -1097,6 +1150,130 @@ def _positive(text: str) -> int:
     return value
 
 
+#: Every command's description and an example (``--help``, the man page).
+COMMAND_DOCS: dict[str, tuple[str, str]] = {
+    "init": (
+        "Write a fully commented starter configuration (mode 0600) with this machine's time "
+        "zone, to the XDG path unless PATH or --config says otherwise.",
+        "calsync init --timezone Europe/Berlin",
+    ),
+    "config": ("Check a configuration or print the documented example.", "calsync config check"),
+    "config check": (
+        "Validate a configuration and list every problem at once with its key: the schema and "
+        "everything sync and apply would refuse (file modes, private-network URLs, "
+        "cross-references, the daily cap), with did-you-mean for keys and time zones.",
+        "calsync config check ~/.config/calsync/config.toml",
+    ),
+    "config example": (
+        "Print the documented example configuration, generated from the schema.",
+        "calsync config example > config.toml",
+    ),
+    "status": (
+        "Whether the service runs (pid, since, heartbeat), each source's and target's health, "
+        "the last cycle and next jobs, and the learning progress.",
+        "calsync status --json",
+    ),
+    "heatmap": (
+        "A task type's 168-slot habit array (or the energy array) as a week grid, hours on "
+        "your wall clock.",
+        "calsync heatmap 'Deep Coding' --week-start sunday",
+    ),
+    "record": (
+        "Record one completed task by hand (idempotent: the same key twice changes nothing).",
+        "calsync record 'Deep Coding' 2026-11-24T09:30 --success 0.9",
+    ),
+    "sync": (
+        "Poll every configured calendar source once and learn from what passed.",
+        "calsync sync --source team",
+    ),
+    "auth": ("Authorize calsync for a calendar service.", "calsync auth google"),
+    "auth google": (
+        "OAuth for a Google source, scope calendar.events; the token is stored with mode 0600.",
+        "calsync auth google --source google --headless",
+    ),
+    "plan": (
+        "Show the blocks calsync would write, every move and removal by title and time, and "
+        "why a task type gets no (or too few) blocks; writes nothing.",
+        "calsync plan --target blocks",
+    ),
+    "apply": ("Plan and write the suggested blocks to the targets.", "calsync apply"),
+    "purge": (
+        "Remove every block this installation wrote (and nothing else), listing them, and "
+        "pause the targets until `calsync resume`.",
+        "calsync purge --target blocks --yes",
+    ),
+    "resume": (
+        "Let calsync write blocks again to targets a purge paused.",
+        "calsync resume --target blocks",
+    ),
+    "run": (
+        "The service: polls the sources, learns, plans and writes back on a schedule "
+        "(systemd Type=notify); --once runs one full cycle and shows what it learned.",
+        "calsync run --once",
+    ),
+    "web": (
+        "Serve the local web view (heatmaps, plan, notes, health) and /metrics.",
+        "calsync web --port 8765",
+    ),
+    "forget": (
+        "Forget a source: its events, sync state, completions and notes; the arrays are "
+        "recomputed from what remains. --demo removes the demo's state directory.",
+        "calsync forget --source sample",
+    ),
+    "note": (
+        "Store your own words as an insight (the interpreter reads them).",
+        'calsync note "Tuesday mornings are my sweet spot"',
+    ),
+    "insights": (
+        "List the stored insights, optionally finding new ones in your own outcomes first.",
+        "calsync insights --generate",
+    ),
+    "sync-llm": (
+        "Turn insights into slot adjustments with the interpreter (every 6 h, or --now).",
+        "calsync sync-llm --now",
+    ),
+    "demo": (
+        "Simulate weeks of a made-up person's history in a scratch database and show what "
+        "calsync learns; nothing reaches your state.",
+        "calsync demo --weeks 6",
+    ),
+    "completion": (
+        "Print the shell completion script, generated from this parser.",
+        "calsync completion bash > ~/.local/share/bash-completion/completions/calsync",
+    ),
+    "man": (
+        "Print the man page (roff), generated from this parser.",
+        "calsync man | man -l -",
+    ),
+}
+
+#: The environment variables calsync reads (the man page's ENVIRONMENT).
+ENVIRONMENT: dict[str, str] = {
+    "CALSYNC_CONFIG": "The configuration file when --config is not given.",
+    "CONFIGURATION_DIRECTORY": "systemd's configuration directory (config.toml in it).",
+    "STATE_DIRECTORY": "systemd's state directory (the database and status files).",
+    "XDG_CONFIG_HOME": "Where calsync/config.toml is looked for (default ~/.config).",
+    "XDG_STATE_HOME": "Where calsync/ keeps its state (default ~/.local/state).",
+    "NO_COLOR": "Set: no colour in heatmaps (--color auto).",
+}
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """Print the shell completion script."""
+    from calsync.shell import completion
+
+    sys.stdout.write(completion(build_parser(), args.shell))
+    return 0
+
+
+def cmd_man(args: argparse.Namespace) -> int:
+    """Print the man page."""
+    from calsync.shell import man_page
+
+    sys.stdout.write(man_page(build_parser(), __version__, ENVIRONMENT))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = argparse.ArgumentParser(
@@ -1147,6 +1324,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("heatmap", help="show a task type's week as a coloured grid")
     p.add_argument("task", metavar="TASK", help="task type name, or 'energy'")
     p.add_argument("--png", type=Path, metavar="FILE", help="draw it as a PNG (calsync[plot])")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--week-start",
+        choices=["monday", "sunday"],
+        help="first row of the grid (default: user.week_start, Monday)",
+    )
     p.add_argument("--user", help="user id (default: [user] id)")
     p.add_argument(
         "--color",
@@ -1171,6 +1354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sync", help="poll the calendar sources once and learn from them")
     p.add_argument("--source", help="only this source")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_sync)
 
     auth = sub.add_parser("auth", help="authorize calsync for a calendar service")
@@ -1261,6 +1445,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="colour the grid (auto: when writing to a terminal and NO_COLOR is unset)",
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("completion", help="print the shell completion script (bash, zsh, fish)")
+    p.add_argument(
+        "shell", choices=["bash", "zsh", "fish"], metavar="SHELL", help="bash, zsh or fish"
+    )
+    p.set_defaults(func=cmd_completion)
+
+    p = sub.add_parser("man", help="print the man page (roff)")
+    p.set_defaults(func=cmd_man)
+
+    from calsync.shell import document
+
+    document(parser, COMMAND_DOCS)
     return parser
 
 

@@ -80,6 +80,11 @@ class UserConfig(_Section):
             "on this wall clock, so learning follows daylight-saving changes."
         ),
     )
+    week_start: Literal["monday", "sunday"] = Field(
+        "monday",
+        description="First day of the week in heatmaps (weekly targets always run Monday to "
+        "Sunday).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -611,7 +616,11 @@ class WindowConfig(_Section):
         description='Day names or groups: "all", "weekdays", "weekends", "monday"…',
     )
     start: str = Field("08:00", description="Local start time, HH:MM.")
-    end: str = Field("18:00", description="Local end time, HH:MM (24:00 for midnight).")
+    end: str = Field(
+        "18:00",
+        description="Local end time, HH:MM (24:00 for midnight; before start: the next "
+        'day, a window across midnight such as "22:00" to "02:00").',
+    )
 
     @field_validator("days")
     @classmethod
@@ -631,8 +640,11 @@ class WindowConfig(_Section):
     @model_validator(mode="after")
     def _start_before_end(self) -> WindowConfig:
         start, end = _parse_clock(self.start), _parse_clock(self.end)
-        if start is None or (end is not None and end <= start):
-            raise ValueError(f"window start {self.start} must be before end {self.end}")
+        if start is None or start == end:
+            raise ValueError(
+                f"window start {self.start} must differ from end {self.end} "
+                "(an end before the start crosses midnight)"
+            )
         return self
 
     def day_numbers(self) -> list[int]:
@@ -736,6 +748,7 @@ class TaskTypeConfig(_Section):
             minutes = (24 * 60 if end is None else end.hour * 60 + end.minute) - (
                 start.hour * 60 + start.minute
             )
+            minutes += 24 * 60 if minutes <= 0 else 0  # across midnight
             longest = max(longest, minutes)
             for day in window.day_numbers():
                 fits[day] = fits.get(day, 0) + minutes // self.block_minutes
@@ -867,16 +880,27 @@ class CaldavSourceConfig(_SourceBase):
     password_file: Path | None = Field(
         None, description="File holding the password; only its owner may read it."
     )
+    password_command: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None,
+        min_length=1,
+        description="A command (argv, no shell) printing the password on its first line, "
+        'e.g. ["pass", "show", "caldav"] (vdirsyncer\'s password.fetch).',
+    )
     calendars: list[str] = Field(
         [], description="Calendar names or URLs to read; empty: every calendar."
     )
 
     @model_validator(mode="after")
     def _one_password(self) -> CaldavSourceConfig:
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("give password or password_file, not both")
-        if self.username and self.password is None and self.password_file is None:
-            raise ValueError("username is set: give password or password_file too")
+        given = [
+            name
+            for name in ("password", "password_file", "password_command")
+            if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"give one of password, password_file, password_command, not {given}")
+        if self.username and not given:
+            raise ValueError("username is set: give password, password_file or password_command")
         return self
 
 

@@ -443,6 +443,10 @@ class Daemon:
         self._service_since, self._stopped_at = self.clock.now(), None
         self._write_status()
         self.notifier.ready("started; first poll running")
+        self._next = {
+            job.id: job.next_run_time.isoformat() if job.next_run_time else None
+            for job in scheduler.get_jobs()
+        }
         logger.info(
             "calsync running with %d source(s), %d target(s)", len(self.sources), len(self.targets)
         )

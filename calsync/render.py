@@ -31,12 +31,20 @@ def _cell(value: float, color: bool) -> str:
     return char * 2
 
 
-def heatmap(values: np.ndarray, title: str, color: bool, neutral: float = 0.5) -> str:
-    """Render a 168-slot array as a week grid (rows Sunday…Saturday, columns 00…23).
+def heatmap(
+    values: np.ndarray,
+    title: str,
+    color: bool,
+    neutral: float = 0.5,
+    week_start: str = "monday",
+) -> str:
+    """Render a 168-slot array as a week grid (rows Monday…Sunday, columns 00…23).
 
     Neutral is the middle shade; the scale stretches symmetrically to the
     largest distance from neutral, so early, small differences are visible
     and "above neutral" always looks darker (greener) than "below".
+    ``week_start`` ``"sunday"`` puts Sunday first (the arrays' own order);
+    the default, Monday, is the order of the weekly targets.
     """
     grid = np.asarray(values, dtype=float).reshape(7, 24)
     reach = float(np.abs(grid - neutral).max())
@@ -47,7 +55,8 @@ def heatmap(values: np.ndarray, title: str, color: bool, neutral: float = 0.5) -
         quote(title),
         "      " + "".join(f"{h:<2d}" if h % 3 == 0 else "  " for h in range(24)),
     ]
-    for day in range(7):
+    first = 0 if week_start == "sunday" else 1
+    for day in [(first + i) % 7 for i in range(7)]:
         cells = "".join(_cell(v, color) for v in scaled[day])
         lines.append(f"{DAY_NAMES[day][:3]:<5} {cells}")
     steps = len(_PALETTE) if color else len(_SHADES)

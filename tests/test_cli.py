@@ -152,14 +152,15 @@ def test_record_status_and_heatmap(good_config: Path, capsys: pytest.CaptureFixt
     assert grid[0] == "Deep Coding: 1 update(s), hours in Europe/Berlin"
     rows = [line for line in grid if line[:3] in {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}]
     assert len(rows) == 7
-    tuesday = rows[2][6:]
+    assert [row[:3] for row in rows] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    tuesday = rows[1][6:]
     assert len(tuesday) == 48
     darkest = max((c for row in rows for c in row[6:]), key=SHADES.index)
     assert tuesday[18:20] == darkest * 2  # 09:00, the learned slot, is the darkest cell
     # Sunday learned (almost) nothing: lighter than Tuesday 09:00 everywhere, and
     # the same as Saturday (the population prior, the same curve every day).
-    assert all(SHADES.index(c) < SHADES.index(darkest) for c in rows[0][6:])
-    assert rows[0][6:] == rows[6][6:]
+    assert all(SHADES.index(c) < SHADES.index(darkest) for c in rows[6][6:])
+    assert rows[6][6:] == rows[5][6:]
 
     assert main([*base, "heatmap", "energy", "--color", "always"]) == 0
     assert "\x1b[48;5;" in capsys.readouterr().out
@@ -184,7 +185,7 @@ def test_status_and_heatmap_under_the_ema_learner(
     assert main([*base, "heatmap", "Deep Coding", "--color", "never"]) == 0
     grid = capsys.readouterr().out.splitlines()
     rows = [line for line in grid if line[:3] in {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}]
-    tuesday = rows[2][6:]
+    tuesday = rows[1][6:]  # the week starts on Monday, as the targets
     assert tuesday[18:20] == "@@"  # 09:00 is the only learned slot, the darkest cell
     assert set(rows[0][6:]) == {"="}  # untouched slots: neutral, the middle shade
 

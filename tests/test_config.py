@@ -131,12 +131,12 @@ keywords = ["again", ""]
                     {
                         "name": "X",
                         "keywords": ["x"],
-                        "windows": [{"start": "18:00", "end": "08:00"}],
+                        "windows": [{"start": "08:00", "end": "08:00"}],
                     }
                 ]
             },
             "task_types[0].windows[0]",
-            "before end",
+            "must differ from end",
         ),
     ],
 )
@@ -241,7 +241,10 @@ def test_source_problems_carry_their_keys() -> None:
     joined = "\n".join(problems)
     assert "sources[0]: url must start with http:// or https://" in joined
     assert "sources[1]: give exactly one of url and path" in joined
-    assert "sources[2]: give password or password_file, not both" in joined
+    assert (
+        "sources[2]: give one of password, password_file, password_command, "
+        "not ['password', 'password_file']" in joined
+    )
     assert "sources[3].type: unknown source type 'exchange'" in joined
     assert "sources[4].name:" in joined
     assert "sources[5].name: source 'A' is already defined by sources[0]" in joined

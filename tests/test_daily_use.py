@@ -303,7 +303,11 @@ def test_a_wrong_caldav_password_says_so_in_every_command(
         assert "calsync auth google" not in out + err
         assert "WARNING calsync" not in err
     got, out, err = run(config, capsys, "status")
-    assert "source dav: last sync never; last error: CalDAV server" in out
+    assert re.search(
+        r"(?m)^source dav \(caldav\): FAILING \(\d time\(s\) in a row\), last sync never; "
+        "last error: CalDAV server ",
+        out,
+    ), out
     assert "calsync auth google" not in out
 
 
@@ -406,7 +410,7 @@ def test_config_check_reports_what_sync_and_apply_would_refuse_in_one_pass(
     config.write_text(
         '[user]\ntimezone = "Europe/Berlln"\n'
         '[[task_types]]\nname = "Gym"\nkeywords = ["gym"]\nblok_minutes = 60\n'
-        'windows = [{ days = ["weekdays"], start = "10:00", end = "09:00" }]\n'
+        'windows = [{ days = ["weekdays"], start = "10:00", end = "10:00" }]\n'
         f'[[sources]]\ntype = "caldav"\nname = "dav"\nurl = "http://127.0.0.1:1/"\n'
         f'username = "me"\npassword_file = "{open_secret}"\n'
         '[[sources]]\ntype = "ics"\nname = "feed"\nurl = "http://127.0.0.1:1/x.ics"\n'
@@ -419,7 +423,8 @@ def test_config_check_reports_what_sync_and_apply_would_refuse_in_one_pass(
     for line in (
         "  - user.timezone: unknown IANA time zone 'Europe/Berlln'; did you mean 'Europe/Berlin'?",
         "  - task_types[0].blok_minutes: unknown key; did you mean 'block_minutes'?",
-        "  - task_types[0].windows[0]: window start 10:00 must be before end 09:00",
+        "  - task_types[0].windows[0]: window start 10:00 must differ from end 10:00 "
+        "(an end before the start crosses midnight)",
         "  - targets[0].source: no source called 'nosuch' (the caldav sources: dav)",
         f"  - sources[0].password_file: {open_secret} is open to group or others (mode 0644); "
         f"run `chmod 600 {open_secret}`",
@@ -736,3 +741,166 @@ def test_libraries_log_only_with_verbose(tmp_path: Path, feed: Path) -> None:
     config = write_config(tmp_path / "config.toml", ics_file("mine", feed), tmp_path / "s")
     log = stop_service(start_service(config, "-v"))
     assert "INFO apscheduler" in log
+
+
+# ------------------------------------------------------------------ 9. conventions
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "calsync.1"
+
+
+def test_every_command_has_a_description_and_an_example(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from calsync.cli import build_parser
+    from calsync.shell import subcommands
+
+    paths = [path for path, _ in subcommands(build_parser())]
+    assert ("forget",) in paths
+    assert ("completion",) in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as done:
+            main([*path, "--help"])
+        assert done.value.code == 0
+        out = capsys.readouterr().out
+        _, _, rest = out.partition("\n\n")
+        # A description between the usage and the options.
+        assert rest.strip(), (path, out)
+        assert not rest.startswith(("positional", "options")), (path, out)
+        assert "\nexample:\n  calsync " in out, (path, out)
+
+
+def test_the_committed_man_page_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["man"]) == 0
+    page = capsys.readouterr().out
+    assert page == DOCS.read_text(encoding="utf-8"), (
+        "docs/calsync.1 is stale: run `calsync man > docs/calsync.1`"
+    )
+    assert '.SS "forget"' in page
+    assert "CALSYNC_CONFIG" in page
+    assert ".SH EXIT STATUS" in page
+
+
+def test_bash_completion_completes_commands_options_and_values(tmp_path: Path) -> None:
+    script = tmp_path / "calsync.bash"
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "calsync", "completion", "bash"],
+            stdout=script.open("w"),
+            check=False,
+            timeout=60,
+        ).returncode
+        == 0
+    )
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(f"'{w}'" for w in words)
+        result = subprocess.run(
+            [
+                "bash",
+                "-c",
+                f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; "
+                '_calsync; printf "%s\\n" "${COMPREPLY[@]}"',
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return result.stdout.split()
+
+    assert complete("calsync", "pl") == ["plan"]
+    assert complete("calsync", "config", "") == ["check", "example"]
+    assert "--json" in complete("calsync", "plan", "--")
+    assert complete("calsync", "heatmap", "x", "--week-start", "") == ["monday", "sunday"]
+    assert complete("calsync", "-v", "forget", "--d") == ["--demo"]
+    zsh = subprocess.run(
+        [sys.executable, "-m", "calsync", "completion", "zsh"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert zsh.startswith("autoload -U +X bashcompinit && bashcompinit\n")
+    fish = subprocess.run(
+        [sys.executable, "-m", "calsync", "completion", "fish"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert "complete -c calsync -n '__fish_use_subcommand' -a forget" in fish
+    assert "complete -c calsync -n '__fish_seen_subcommand_from plan' -l json" in fish
+
+
+def test_password_command_for_caldav(
+    tmp_path: Path, radicale: RadicaleServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = (
+        f'\n[[sources]]\ntype = "caldav"\nname = "dav"\nurl = "{radicale.url}"\n'
+        'username = "alice"\npassword_command = ["printf", "secret\\\\nignored"]\n'
+    )
+    config = write_config(tmp_path / "config.toml", body, tmp_path / "s")
+    assert main(["--config", str(config), "config", "check"]) == 0
+    got, out, _ = run(config, capsys, "sync")
+    assert got == 0, out
+    assert "dav: full, 4 event(s) received" in out
+    broken = write_config(
+        tmp_path / "broken.toml",
+        body.replace('["printf", "secret\\\\nignored"]', '["false"]'),
+        tmp_path / "s2",
+    )
+    assert main(["config", "check", str(broken)]) == 3
+    assert "  - sources[0].password_command: exited with 1" in capsys.readouterr().err
+    got, _, err = run(broken, capsys, "sync")
+    assert got == 3
+    assert "sources.dav.password_command: exited with 1" in err
+
+
+def test_a_window_across_midnight(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "s"}"\n'
+        '[user]\ntimezone = "Europe/Berlin"\n[planning]\nlead_minutes = 0\n'
+        '[[task_types]]\nname = "Night Owl"\nkeywords = ["owl"]\nblock_minutes = 60\n'
+        "weekly_target = { sessions = 7 }\n"
+        'windows = [{ days = ["all"], start = "23:30", end = "00:30" }]\n',
+        encoding="utf-8",
+    )
+    assert main(["config", "check", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "plan", "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["blocks"]
+    for block in report["blocks"]:
+        start, end = datetime.fromisoformat(block["start"]), datetime.fromisoformat(block["end"])
+        assert (start.hour, start.minute, end.hour, end.minute) == (23, 30, 0, 30)
+        assert end.date() == start.date() + timedelta(days=1)
+
+
+def test_heatmap_starts_on_monday_unless_told_and_reports_json(
+    good_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--config", str(good_config)]
+    assert main([*base, "heatmap", "Exercise", "--color", "never"]) == 0
+    rows = [line[:3] for line in capsys.readouterr().out.splitlines()[2:9]]
+    assert rows == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert main([*base, "heatmap", "Exercise", "--color", "never", "--week-start", "sunday"]) == 0
+    rows = [line[:3] for line in capsys.readouterr().out.splitlines()[2:9]]
+    assert rows == ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    good_config.write_text(
+        good_config.read_text(encoding="utf-8").replace(
+            'timezone = "Europe/Berlin"', 'timezone = "Europe/Berlin"\nweek_start = "sunday"'
+        ),
+        encoding="utf-8",
+    )
+    assert main([*base, "heatmap", "Exercise", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["day"] for d in data["days"]][:2] == ["Sunday", "Monday"]
+    assert len(data["days"][0]["hours"]) == 24
+    assert main([*base, "sync", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+@pytest.fixture
+def good_config(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "config.toml", "", tmp_path / "s")

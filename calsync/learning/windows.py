@@ -14,7 +14,9 @@ from calsync.learning.slots import calsync_day
 class Window:
     """A weekly window: on ``days`` (0 = Sunday) from ``start`` to ``end`` local time.
 
-    ``end`` of ``None`` means midnight at the end of the day.
+    ``end`` of ``None`` means midnight at the end of the day; an ``end`` at or
+    before ``start`` is on the next day (a window across midnight, e.g.
+    22:00–02:00 on Fridays runs into Saturday).
     """
 
     days: Sequence[int]
@@ -49,8 +51,10 @@ def allowed_periods(
         for window in windows:
             if weekday not in window.days:
                 continue
+            overnight = window.end is not None and window.end <= window.start
             start = max(_local(day, window.start, tz).astimezone(UTC), range_start)
-            end = min(_local(day, window.end, tz).astimezone(UTC), range_end)
+            end_day = day + timedelta(days=1) if overnight else day
+            end = min(_local(end_day, window.end, tz).astimezone(UTC), range_end)
             if end > start:
                 periods.append(Period(start, end))
         day += timedelta(days=1)

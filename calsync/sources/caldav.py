@@ -73,6 +73,7 @@ from calsync.model import Event
 from calsync.secrets import UnsafeSecretError, read_private_file
 from calsync.sources.base import FetchResult
 from calsync.sources.ical import component_to_event
+from calsync.text import quote
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,57 @@ def checked_password(config: CaldavSourceConfig) -> str | None:
         )
     if config.password_file is not None:
         return read_password_file(config.password_file, config.name)
+    if config.password_command is not None:
+        return run_password_command(config.password_command, config.name)
     return config.password
+
+
+#: How long a ``password_command`` may take (a keyring prompt, ``pass`` with gpg-agent).
+PASSWORD_COMMAND_SECONDS = 60.0
+
+
+def run_password_command(argv: list[str], source: str) -> str:
+    """The first line a source's ``password_command`` prints (no shell; never logged).
+
+    Raises:
+        ConfigError: the command cannot be run, fails, times out or prints nothing
+            (its error output quoted, bounded, never its standard output).
+
+    """
+    import subprocess
+
+    key = f"sources.{source}.password_command"
+    try:
+        done = subprocess.run(  # noqa: S603 - the user's own command, as argv, no shell
+            argv,
+            capture_output=True,
+            timeout=PASSWORD_COMMAND_SECONDS,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError as err:
+        raise ConfigError(
+            "<config>", [ConfigProblem(key, f"command not found: {quote(argv[0], 200)}")]
+        ) from err
+    except subprocess.TimeoutExpired as err:
+        raise ConfigError(
+            "<config>",
+            [ConfigProblem(key, f"gave no password within {PASSWORD_COMMAND_SECONDS:g} s")],
+        ) from err
+    except OSError as err:
+        raise ConfigError(
+            "<config>", [ConfigProblem(key, f"cannot run {quote(argv[0], 200)}: {err.strerror}")]
+        ) from err
+    if done.returncode != 0:
+        said = quote(done.stderr.decode("utf-8", "replace").strip(), 200)
+        raise ConfigError(
+            "<config>",
+            [ConfigProblem(key, f"exited with {done.returncode}" + (f": {said}" if said else ""))],
+        )
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    if not lines or not lines[0]:
+        raise ConfigError("<config>", [ConfigProblem(key, "printed no password")])
+    return lines[0]
 
 
 def read_password_file(path: Path, source: str) -> str:
