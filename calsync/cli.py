@@ -791,38 +791,51 @@ def cmd_purge(args: argparse.Namespace) -> int:
     next cycle (`apply`, the service) writes nothing there until
     ``calsync resume``.
     """
+    with _open(args) as cs:
+        try:
+            return _purge(args, cs)
+        except TargetError as err:  # one line naming the target and its type, as apply says
+            kinds = {**_target_kinds(cs.config), "suggestions": "ics"}
+            text = str(err)
+            for name, kind in kinds.items():
+                if text.startswith(f"{name}: "):
+                    text = f"{name} ({kind}): {text.removeprefix(f'{name}: ')}"
+            raise TargetError(text) from err
+
+
+def _purge(args: argparse.Namespace, cs: Calsync) -> int:
+    """:func:`cmd_purge` inside an open store: list, ask, purge, pause."""
     from calsync.reconcile import partition_owned
     from calsync.writeback import purge
 
-    with _open(args) as cs:
-        targets = _purge_targets(cs, args.target)
-        tz = cs.timezone()
-        if not args.yes:
-            if not sys.stdin.isatty():
-                raise InputError("purge asks for confirmation: run it in a terminal or add --yes")
-            with cs.store.read() as tx:
-                installation = tx.installation_id()
-                known = {r.id for r in tx.suggestions(cs.config.user.id)}
-            total = 0
-            for target in targets:
-                listed = target.list_owned()
-                doomed = (
-                    listed
-                    if args.all_installations
-                    else partition_owned(listed, installation, known).ours
-                )
-                total += len(doomed)
-                print(terminal(f"{target.name}: would remove {len(doomed)} block(s):"))
-                for event in sorted(doomed, key=lambda e: e.start):
-                    print(terminal(f"  {_when(event.start, tz)}  {quote(event.summary, 80)}"))
-            if not total:
-                print("nothing to remove")
-                return 0
-            answer = input(f"Remove these {total} block(s) and pause these targets? Type yes: ")
-            if answer.strip().lower() != "yes":
-                print("nothing removed")
-                return 0
-        removed = purge(cs, targets, all_installations=args.all_installations)
+    targets = _purge_targets(cs, args.target)
+    tz = cs.timezone()
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InputError("purge asks for confirmation: run it in a terminal or add --yes")
+        with cs.store.read() as tx:
+            installation = tx.installation_id()
+            known = {r.id for r in tx.suggestions(cs.config.user.id)}
+        total = 0
+        for target in targets:
+            listed = target.list_owned()
+            doomed = (
+                listed
+                if args.all_installations
+                else partition_owned(listed, installation, known).ours
+            )
+            total += len(doomed)
+            print(terminal(f"{target.name}: would remove {len(doomed)} block(s):"))
+            for event in sorted(doomed, key=lambda e: e.start):
+                print(terminal(f"  {_when(event.start, tz)}  {quote(event.summary, 80)}"))
+        if not total:
+            print("nothing to remove")
+            return 0
+        answer = input(f"Remove these {total} block(s) and pause these targets? Type yes: ")
+        if answer.strip().lower() != "yes":
+            print("nothing removed")
+            return 0
+    removed = purge(cs, targets, all_installations=args.all_installations)
     if args.json:
         print(
             json.dumps(

@@ -169,9 +169,11 @@ def test_the_demo_stays_out_of_a_real_configurations_state(
     assert [s["name"] for s in data["sources"]] == ["mine"]  # type: ignore[attr-defined]
     assert "service" not in data or data["service"] is None  # not the demo's last cycle
 
-    assert main(["forget", "--demo"]) == 0
-    assert f"removed the demo's state ({demo})" in capsys.readouterr().out
+    assert main(["-q", "forget", "--demo"]) == 0
+    assert capsys.readouterr().out == ""  # -q: results and errors only
     assert not demo.exists()
+    assert main(["forget", "--demo"]) == 0
+    assert capsys.readouterr().out == f"no demo state at {demo}: nothing to forget\n"
 
 
 def test_calsync_config_names_the_file(
@@ -302,6 +304,12 @@ def test_a_wrong_caldav_password_says_so_in_every_command(
         assert fix in line
         assert "calsync auth google" not in out + err
         assert "WARNING calsync" not in err
+    got, out, err = run(config, capsys, "purge", "--yes")
+    assert got == 6
+    err = "".join(x for x in err.splitlines(True) if not x.startswith("WARNING radicale"))
+    assert err.startswith("calsync: error: blocks (caldav): cannot list the events of calendar")
+    assert fix in err
+    assert err.count("\n") == 1
     got, out, err = run(config, capsys, "status")
     assert re.search(
         r"(?m)^source dav \(caldav\): FAILING \(\d time\(s\) in a row\), last sync never; "
@@ -360,6 +368,8 @@ def test_an_unknown_name_is_bad_input_for_every_command(
     for command in (["plan"], ["apply"], ["purge", "--yes"]):
         got, _, err = run(config, capsys, *command, "--target", "nope")
         assert (got, err) == (2, "calsync: error: no target called 'nope' (known: suggestions)\n")
+    got, _, err = run(config, capsys, "resume", "--target", "nope")
+    assert (got, err) == (2, "calsync: error: no target called 'nope' (known: suggestions)\n")
     got, _, err = run(config, capsys, "forget", "--source", "nope")
     assert got == 2
     assert "no source called 'nope'" in err
