@@ -95,15 +95,18 @@ def own_sessions(events: Iterable[Event], config: Config) -> list[ExistingBlock]
     """The user's own sessions of each task type: timed events of theirs that match one.
 
     Not calsync's blocks, not cancelled, declined or all-day. They count toward
-    their week's target and their day's ``max_per_day``.
+    their week's target and their day's ``max_per_day`` — once, however many
+    sources carry the same occurrence (its iCalendar UID and RECURRENCE-ID).
     """
     sessions = []
+    seen: set[str] = set()
     for event in events:
         start, end = event.start, event.end
         if not isinstance(start, datetime) or not isinstance(end, datetime):
             continue
-        if not is_own_session(event):
+        if not is_own_session(event) or event.occurrence_identity in seen:
             continue
+        seen.add(event.occurrence_identity)
         task = match_task_type(event, config.task_types)
         if task is not None:
             sessions.append(ExistingBlock(f"own:{event.occurrence_key}", task.name, start, end))

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -914,3 +915,52 @@ def test_heatmap_starts_on_monday_unless_told_and_reports_json(
 @pytest.fixture
 def good_config(tmp_path: Path) -> Path:
     return write_config(tmp_path / "config.toml", "", tmp_path / "s")
+
+
+def test_the_same_session_in_two_sources_counts_once_toward_its_target() -> None:
+    from calsync.config import parse_config
+    from calsync.model import Event
+    from calsync.planning import own_sessions
+
+    config = parse_config({"task_types": [{"name": "Gym", "keywords": ["gym"]}]})
+    start = datetime(2026, 11, 30, 8, tzinfo=UTC)
+    events = [
+        Event(source=name, uid="gym-1", start=start, end=start + timedelta(hours=1), summary="Gym")
+        for name in ("file", "url", "dav")
+    ]
+    google = Event(
+        source="g",
+        uid="primary/abc123",
+        start=start,
+        end=start + timedelta(hours=1),
+        summary="Gym",
+        identity="gym-1:",
+    )
+    assert len(own_sessions([*events, google], config)) == 1
+
+
+def test_a_google_instance_is_named_like_the_same_ics_occurrence(
+    tmp_path: Path, feed: Path
+) -> None:
+    """Google's iCalUID and original start give the identity an ICS feed gives."""
+    from calsync.service import open as open_calsync
+    from calsync.sources.google import _identity
+
+    config = write_config(tmp_path / "config.toml", ics_file("file", feed), tmp_path / "s")
+    assert main(["--config", str(config), "sync"]) == 0
+    with open_calsync(config) as cs, cs.store.read() as tx:
+        series = sorted(
+            (e for e in tx.events(source="file") if e.uid == "gym-series"), key=lambda e: e.start
+        )
+    second = series[1]
+    assert isinstance(second.start, datetime)
+    berlin = second.start.astimezone(ZoneInfo("Europe/Berlin"))
+    item = {
+        "id": "abc_20261116T080000Z",
+        "iCalUID": "gym-series",
+        "recurringEventId": "abc",
+        "originalStartTime": {"dateTime": berlin.isoformat(), "timeZone": "Europe/Berlin"},
+    }
+    assert _identity(item, ZoneInfo("Europe/Berlin")) == second.occurrence_identity
+    single = {"id": "x", "iCalUID": "coding-1"}
+    assert _identity(single, ZoneInfo("UTC")) == "coding-1:"
