@@ -632,7 +632,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
                     terminal(
                         f"  {start:%a %d %b %H:%M}-{block.end.astimezone(tz):%H:%M}  "
                         f"{block.task_type:<20} score {block.score:.2f} "
-                        f"(habit {block.habit:.2f}, energy {block.energy:.2f})  {block.reason}"
+                        f"(habit {block.habit:.2f}, energy {block.energy:.2f})  "
+                        f"{_block_reason(block.reason, cs.config)}"
                     )
                 )
             for action in report.actions:
@@ -643,6 +644,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
             print(terminal(f"note: {note}"))
     failed = [r for r in reports if r.error]
     return TargetError.exit_code if failed else 0
+
+
+def _block_reason(reason: str, config: Config) -> str:
+    """Why a planned block is where it is, in words (``locked``: the lock horizon)."""
+    hours = config.planning.lock_horizon_hours
+    return {
+        "locked": f"locked: starts within planning.lock_horizon_hours ({hours:g} h), never moved",
+        "user": "yours: you moved it there",
+        "moved": f"moved: a free slot beats it by planning.move_margin "
+        f"({config.planning.move_margin:g})",
+    }.get(reason, reason)
 
 
 def _known_blocks(cs: Calsync) -> dict[str, SuggestionRow]:

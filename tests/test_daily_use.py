@@ -613,7 +613,8 @@ def test_removals_are_named_purge_pauses_and_resume_writes_again(
     )
     got, out, _ = run(config, capsys, "plan")
     removals = [line for line in out.splitlines() if line.startswith("  would remove")]
-    assert 0 < len(removals) <= written  # blocks within the lock horizon stay
+    assert 0 < len(removals) < written  # blocks within the lock horizon stay, and say so
+    assert "locked: starts within planning.lock_horizon_hours (24 h), never moved" in out
     assert all(
         re.fullmatch(
             r"  would remove the (Deep Coding|Reading) block at \w{3} \d\d \w{3} \d\d:\d\d \(.+\)",
