@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from calsync import heap
 from calsync.clock import Clock, SystemClock
 from calsync.config import Config, load_config
 from calsync.errors import CalsyncError
@@ -267,6 +268,7 @@ class Daemon:
         logger.info("cycle: %s", summary.status_line())  # one line per cycle
         self._write_status()
         self._log_cycle(summary, started)
+        heap.release()  # a large feed's parse and write leave freed pages behind
         return summary
 
     def _log_cycle(self, summary: CycleSummary, started: float) -> None:
@@ -403,6 +405,7 @@ class Daemon:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
+        heap.single_arena()  # before the scheduler's threads: what a cycle frees can be trimmed
         settings = self.config
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},

@@ -155,6 +155,8 @@ class ParseStats:
     seconds: float = 0.0
     #: Peak resident memory of the child in KiB (isolated parses only).
     peak_rss_kib: int | None = None
+    #: CPU seconds (user + system) the child used, start-up included (isolated parses only).
+    cpu_seconds: float | None = None
 
 
 @dataclass
@@ -1080,7 +1082,9 @@ def _child(connection: Connection, request: FeedRequest) -> None:
     try:
         result = parse_feed(request)
         result.events = [_portable(e) for e in result.events]
-        result.stats.peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result.stats.peak_rss_kib = usage.ru_maxrss
+        result.stats.cpu_seconds = usage.ru_utime + usage.ru_stime
         outcome: tuple[str, Any, list[tuple[str, int, str]]] = ("ok", result, collect.records)
     except CalsyncError as err:
         outcome = ("error", str(err), collect.records)
