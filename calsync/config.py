@@ -886,6 +886,12 @@ class CaldavSourceConfig(_SourceBase):
         description="A command (argv, no shell) printing the password on its first line, "
         'e.g. ["pass", "show", "caldav"] (vdirsyncer\'s password.fetch).',
     )
+    password_keyring: str | None = Field(
+        None,
+        min_length=1,
+        description="Keyring service holding the password of username "
+        "(pip install 'calsync[keyring]'; `keyring set SERVICE USERNAME` stores it).",
+    )
     calendars: list[str] = Field(
         [], description="Calendar names or URLs to read; empty: every calendar."
     )
@@ -894,13 +900,21 @@ class CaldavSourceConfig(_SourceBase):
     def _one_password(self) -> CaldavSourceConfig:
         given = [
             name
-            for name in ("password", "password_file", "password_command")
+            for name in ("password", "password_file", "password_command", "password_keyring")
             if getattr(self, name) is not None
         ]
         if len(given) > 1:
-            raise ValueError(f"give one of password, password_file, password_command, not {given}")
+            raise ValueError(
+                "give one of password, password_file, password_command, password_keyring, "
+                f"not {given}"
+            )
         if self.username and not given:
-            raise ValueError("username is set: give password, password_file or password_command")
+            raise ValueError(
+                "username is set: give password, password_file, password_command or "
+                "password_keyring"
+            )
+        if self.password_keyring is not None and not self.username:
+            raise ValueError("password_keyring needs the username it is stored under")
         return self
 
 

@@ -242,7 +242,7 @@ def test_source_problems_carry_their_keys() -> None:
     assert "sources[0]: url must start with http:// or https://" in joined
     assert "sources[1]: give exactly one of url and path" in joined
     assert (
-        "sources[2]: give one of password, password_file, password_command, "
+        "sources[2]: give one of password, password_file, password_command, password_keyring, "
         "not ['password', 'password_file']" in joined
     )
     assert "sources[3].type: unknown source type 'exchange'" in joined

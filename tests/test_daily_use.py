@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -965,3 +966,31 @@ def test_a_google_instance_is_named_like_the_same_ics_occurrence(
     assert _identity(item, ZoneInfo("Europe/Berlin")) == second.occurrence_identity
     single = {"id": "x", "iCalUID": "coding-1"}
     assert _identity(single, ZoneInfo("UTC")) == "coding-1:"
+
+
+def test_password_keyring_for_caldav(
+    tmp_path: Path,
+    radicale: RadicaleServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The keyring extra: the password comes from the system keyring (here a stand-in)."""
+    stored = {("calsync-dav", "alice"): "secret"}
+    fake = types.ModuleType("keyring")
+    fake.get_password = lambda service, user: stored.get((service, user))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "keyring", fake)
+    body = (
+        f'\n[[sources]]\ntype = "caldav"\nname = "dav"\nurl = "{radicale.url}"\n'
+        'username = "alice"\npassword_keyring = "calsync-dav"\n'
+    )
+    config = write_config(tmp_path / "config.toml", body, tmp_path / "s")
+    assert main(["config", "check", str(config)]) == 0
+    got, out, _ = run(config, capsys, "sync")
+    assert got == 0, out
+    assert "dav: full, 4 event(s) received" in out
+    stored.clear()
+    assert main(["config", "check", str(config)]) == 3
+    assert (
+        "  - sources[0].password_keyring: no password for alice in keyring service calsync-dav "
+        "(`keyring set calsync-dav alice` stores it)"
+    ) in capsys.readouterr().err

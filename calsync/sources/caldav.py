@@ -118,7 +118,45 @@ def checked_password(config: CaldavSourceConfig) -> str | None:
         return read_password_file(config.password_file, config.name)
     if config.password_command is not None:
         return run_password_command(config.password_command, config.name)
+    if config.password_keyring is not None:
+        assert config.username is not None  # the configuration checks it
+        return keyring_password(config.password_keyring, config.username, config.name)
     return config.password
+
+
+def keyring_password(service: str, username: str, source: str) -> str:
+    """The password stored in the system keyring (``calsync[keyring]``), never logged.
+
+    Raises:
+        ConfigError: keyring is not installed, fails, or holds no such password.
+
+    """
+    key = f"sources.{source}.password_keyring"
+    try:
+        import keyring
+    except ImportError as err:
+        raise ConfigError(
+            "<config>", [ConfigProblem(key, "needs keyring: pip install 'calsync[keyring]'")]
+        ) from err
+    try:
+        password = keyring.get_password(service, username)
+    except Exception as err:  # any backend failure (locked, no backend) is this source's problem
+        raise ConfigError(
+            "<config>", [ConfigProblem(key, f"the keyring failed: {quote(err, 200)}")]
+        ) from err
+    if not password:
+        raise ConfigError(
+            "<config>",
+            [
+                ConfigProblem(
+                    key,
+                    f"no password for {quote(username, 100)} in keyring service "
+                    f"{quote(service, 100)} (`keyring set {quote(service, 100)} "
+                    f"{quote(username, 100)}` stores it)",
+                )
+            ],
+        )
+    return str(password)
 
 
 #: How long a ``password_command`` may take (a keyring prompt, ``pass`` with gpg-agent).
