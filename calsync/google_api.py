@@ -28,7 +28,7 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from calsync.errors import AuthError, SourceError, TransientSourceError
+from calsync.errors import AuthError, SourceError, TransientSourceError, network_reason
 from calsync.secrets import UnsafeSecretError, read_private_file, write_private_file
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,9 @@ class GoogleApi:
                 ) from err
             except (TransportError, httplib2.HttpLib2Error, OSError) as err:
                 if attempt >= self._retries:
-                    raise TransientSourceError(f"{self.name}: cannot reach Google: {err}") from err
+                    raise TransientSourceError(
+                        f"{self.name}: cannot reach Google: {network_reason(err)}"
+                    ) from err
             delay = min(60.0, 2.0**attempt)
             logger.info(
                 "%s: transient Google error, retry %d in %.0f s", self.name, attempt + 1, delay
