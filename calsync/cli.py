@@ -549,8 +549,10 @@ def cmd_auth_google(args: argparse.Namespace) -> int:
         for s in config.sources
         if isinstance(s, GoogleSourceConfig) and (args.source is None or s.name == args.source)
     ]
+    names = ", ".join(s.name for s in config.sources if isinstance(s, GoogleSourceConfig))
+    if args.source is not None and not candidates and names:  # bad input, as for sync
+        raise InputError(f"no Google source called {args.source!r} (known: {names})")
     if len(candidates) != 1:
-        names = ", ".join(s.name for s in config.sources if isinstance(s, GoogleSourceConfig))
         problem = (
             "no Google source is configured"
             if not names

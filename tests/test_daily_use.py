@@ -370,6 +370,11 @@ def test_an_unknown_name_is_bad_input_for_every_command(
     for command in (["plan"], ["apply"], ["purge", "--yes"]):
         got, _, err = run(config, capsys, *command, "--target", "nope")
         assert (got, err) == (2, "calsync: error: no target called 'nope' (known: suggestions)\n")
+    google = write_config(
+        tmp_path / "google.toml", '\n[[sources]]\ntype = "google"\nname = "g"\n', tmp_path / "g"
+    )
+    got, _, err = run(google, capsys, "auth", "google", "--source", "nope")
+    assert (got, err) == (2, "calsync: error: no Google source called 'nope' (known: g)\n")
     got, _, err = run(config, capsys, "resume", "--target", "nope")
     assert (got, err) == (2, "calsync: error: no target called 'nope' (known: suggestions)\n")
     got, _, err = run(config, capsys, "forget", "--source", "nope")
