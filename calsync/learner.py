@@ -285,7 +285,7 @@ class EvidenceLearner:
         evidence[task_id] = add_outcome(
             evidence.get(task_id, _NOTHING), slot, success, start, self._params
         )
-        tx.save_evidence(user_id, task_id, evidence[task_id], now)
+        changed: dict[int | None, SlotEvidence] = {task_id: evidence[task_id]}
         counts = tx.habit_counts(user_id)
         counts[task_id] = counts.get(task_id, 0) + 1
         energy_count = None
@@ -293,8 +293,9 @@ class EvidenceLearner:
             evidence[None] = add_outcome(
                 evidence.get(None, _NOTHING), slot, energy_after, start, self._params
             )
-            tx.save_evidence(user_id, None, evidence[None], now)
+            changed[None] = evidence[None]
             energy_count = tx.load_energy(user_id, self._neutral)[1] + 1
+        tx.save_evidence_streams(user_id, changed, now)  # one statement for both streams
         self._refresh(tx, user_id, evidence, counts, energy_count, now)
 
     def replay(

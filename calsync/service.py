@@ -105,6 +105,7 @@ class Calsync:
         self.learner: Learner = build_learner(config)
         self._fingerprint = self.learner.fingerprint()
         self._habit_default = self.learner.habit_default()
+        self._task_ids: dict[str, int] = {}
         self._sync_config()
 
     # ------------------------------------------------------------------ life cycle
@@ -202,9 +203,16 @@ class Calsync:
         return ZoneInfo(zone)
 
     def task_type_id_in(self, tx: StoreTx, name: str) -> int:
-        """The database id of a configured task type, inside a transaction."""
-        task_id = tx.task_type_id(name)
-        assert task_id is not None, "configured task types are created at start-up"
+        """The database id of a configured task type, inside a transaction.
+
+        Remembered after the first look-up: configured task types are created
+        at start-up and never renumbered (the learner relies on it too).
+        """
+        task_id = self._task_ids.get(name)
+        if task_id is None:
+            task_id = tx.task_type_id(name)
+            assert task_id is not None, "configured task types are created at start-up"
+            self._task_ids[name] = task_id
         return task_id
 
     def add_user(self, user_id: str, timezone: str) -> None:

@@ -205,36 +205,41 @@ _UPDATE_EVENT = (
 )
 
 
-_UPSERTS: dict[str, Any] = {}
+_UPSERTS: dict[tuple[str, str], Any] = {}
 
 
-def _upsert_habits(dialect: str) -> Any:
-    """The habit-array upsert of a dialect (built once), or ``None`` where there is none."""
+def _upsert(table: Any, dialect: str) -> Any:
+    """An upsert of whole rows of ``table`` (built once per dialect; bind names ``p_<column>``).
+
+    ``None`` on databases without ``INSERT … ON CONFLICT DO UPDATE``.
+    """
     if dialect not in ("sqlite", "postgresql"):
         return None
-    if dialect not in _UPSERTS:
+    if (table.name, dialect) not in _UPSERTS:
         # Each dialect's own INSERT (the two share ON CONFLICT DO UPDATE and ``excluded``).
         insert_of: Any
         if dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as insert_of
         else:
             from sqlalchemy.dialects.postgresql import insert as insert_of
-        statement = insert_of(t.habit_arrays).values(
-            user_id=bindparam("p_user_id"),
-            task_type_id=bindparam("p_task_type_id"),
-            slots=bindparam("p_slots"),
-            completion_count=bindparam("p_completion_count"),
-            updated_at=bindparam("p_updated_at"),
+        statement = insert_of(table).values(
+            {column.name: bindparam(f"p_{column.name}") for column in table.columns}
         )
-        _UPSERTS[dialect] = statement.on_conflict_do_update(
-            index_elements=[_h.user_id, _h.task_type_id],
+        keys = [column for column in table.columns if column.primary_key]
+        _UPSERTS[(table.name, dialect)] = statement.on_conflict_do_update(
+            index_elements=keys,
             set_={
-                "slots": statement.excluded.slots,
-                "completion_count": statement.excluded.completion_count,
-                "updated_at": statement.excluded.updated_at,
+                column.name: statement.excluded[column.name]
+                for column in table.columns
+                if not column.primary_key
             },
         )
-    return _UPSERTS[dialect]
+    return _UPSERTS[(table.name, dialect)]
+
+
+def _upsert_habits(dialect: str) -> Any:
+    """The habit-array upsert of a dialect, or ``None`` where there is none."""
+    return _upsert(t.habit_arrays, dialect)
 
 
 def _inserted_id(result: CursorResult[Any]) -> int:
@@ -420,6 +425,36 @@ class StoreTx:
             self._conn.execute(
                 insert(t.learner_evidence).values(user_id=user_id, stream=stream, **values)
             )
+
+    def save_evidence_streams(
+        self, user_id: str, streams: Mapping[int | None, SlotEvidence], now: datetime
+    ) -> None:
+        """Insert or replace several evidence streams at once (``None``: energy).
+
+        One upsert statement on SQLite and PostgreSQL, whatever the number of
+        streams; other databases get one :meth:`save_evidence` each.
+        """
+        statement = _upsert(t.learner_evidence, self._conn.dialect.name)
+        if statement is None or len(streams) < 2:
+            for task_type_id, evidence in streams.items():
+                self.save_evidence(user_id, task_type_id, evidence, now)
+            return
+        self._conn.execute(
+            statement,
+            [
+                _prefixed(
+                    user_id=user_id,
+                    stream=_stream_name(task_type_id),
+                    positive=t.array_to_blob(evidence.positive),
+                    negative=t.array_to_blob(evidence.negative),
+                    reference_at=None
+                    if evidence.reference is None
+                    else datetime.fromtimestamp(evidence.reference, UTC),
+                    updated_at=now,
+                )
+                for task_type_id, evidence in streams.items()
+            ],
+        )
 
     def delete_evidence(self, user_id: str) -> None:
         """Forget every evidence stream of a user (before a rebuild)."""
