@@ -58,7 +58,8 @@ def test_every_family_is_deterministic_whatever_the_jobs(tmp_path: Path) -> None
     assert run.main([*args, "--jobs", "2", "--json", str(second)]) == 0
     assert first.read_bytes() == second.read_bytes()
     report = json.loads(first.read_text())
-    assert list(report["families"]) == list(simulate.FAMILIES)
+    assert report["settings"]["families"] == list(simulate.FAMILIES)
+    assert set(report["families"]) == set(simulate.FAMILIES)
     assert simulate.HELD_OUT in simulate.FAMILIES
     for part in report["families"].values():
         assert set(part["targets"]) == {"adaptive"}
@@ -574,3 +575,25 @@ def test_target_figures_by_hand() -> None:
     assert figures["month 2+"]["excess"]["mean"] == pytest.approx(0.15 - 0.5 * 0.35)
     assert figures["week 1"]["excess"]["mean"] == pytest.approx(0.15 - 0.7 * 0.35)
     assert figures["week 1"]["factor"] == 0.7
+
+
+def test_a_saved_report_prints_the_tables_the_run_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "r.json"
+    args = [
+        "--users",
+        "2",
+        "--weeks",
+        "2",
+        "--learners",
+        "adaptive,adaptive_insights,seed_ema,oracle",
+    ]
+    assert run.main([*args, "--families", "shared,weak", "--jobs", "1", "--json", str(saved)]) == 0
+    printed = capsys.readouterr().out
+    assert run.main(["--report", str(saved)]) == 0
+    assert capsys.readouterr().out == printed
+    assert run.main(["--report", str(saved), "--readme"]) == 0
+    compact = capsys.readouterr().out
+    assert "| weak | week 1 |" in compact
+    assert "calsync + your notes" in compact

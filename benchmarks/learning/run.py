@@ -392,12 +392,122 @@ def format_claims(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: The compact claim table's columns: (learner, header).
+COMPACT = (
+    ("adaptive", "calsync (adaptive)"),
+    ("adaptive_insights", "calsync + your notes"),
+    ("evidence", "evidence (today's default)"),
+    ("seed_ema", "seed EMA"),
+    ("random", "random"),
+    ("adaptive_full_information", "bound: + full information"),
+)
+
+
+def format_compact(report: dict[str, Any]) -> str:
+    """The README's claim tables of a :func:`run_families` report (``--readme``).
+
+    Regret above the oracle per family and period for the learners of
+    :data:`COMPACT` present, with the oracle's own regret; then per family the
+    targets of the ``adaptive`` learner beside its information bound.
+    """
+    learners = report["settings"]["learners"]
+    columns = [(name, label) for name, label in COMPACT if name in learners]
+    header = ["family", "period", *[label for _, label in columns], "oracle's own regret"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for family, part in report["families"].items():
+        for period in CLAIM_PERIODS:
+            if period not in part["results"][REFERENCE]:
+                continue
+            cells = []
+            for name, _ in columns:
+                row = part["above_oracle"].get(name, {}).get(period)
+                cells.append(_cell(row) if row else "—")
+            cells.append(_cell(part["results"][REFERENCE][period]["regret"]))
+            label = _family_label(report, family)
+            lines.append(f"| {label} | {period} | " + " | ".join(cells) + " |")
+    bound = "adaptive_full_information"
+    lines += [
+        "",
+        "| family | month 2+ ratio (target ≤ 0.5) | its bound | week 1 ratio (≤ 0.7) | "
+        "with notes | its bound | +3 − pre (≤ 0) | oracle's +3 − pre | notes, worst period |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def ratio(part: dict[str, Any], name: str, period: str) -> str:
+        item = part.get("targets", {}).get(name, {}).get(period)
+        return "—" if not item or item["ratio"] is None else f"{item['ratio']:.2f}"
+
+    def plus3(part: dict[str, Any], name: str) -> str:
+        weeks = part["recovery"].get(name, {}).get("weeks", [])
+        return _cell(weeks[3]["minus_pre"]) if len(weeks) > 3 else "—"
+
+    for family, part in report["families"].items():
+        notes = part["paired_regret"].get("adaptive_insights − adaptive")
+        worst = "—"
+        if notes:
+            period, stat = max(notes.items(), key=lambda kv: kv[1]["mean"])
+            worst = f"{_cell(stat)} ({period})"
+        cells = [
+            ratio(part, "adaptive", "month 2+"),
+            ratio(part, bound, "month 2+"),
+            ratio(part, "adaptive", "week 1"),
+            ratio(part, "adaptive_insights", "week 1"),
+            ratio(part, bound, "week 1"),
+            plus3(part, "adaptive"),
+            plus3(part, REFERENCE),
+            worst,
+        ]
+        lines.append(f"| {_family_label(report, family)} | " + " | ".join(cells) + " |")
+    settings = report["settings"]
+    lines += [
+        "",
+        f"{settings['users']} users per family × {settings['weeks']} weeks, seed "
+        f"{settings['seed']}, re-planning {settings['replan']}; mean over users ± half-width "
+        "of the 95 % CI.",
+    ]
+    return "\n".join(lines)
+
+
 def format_families(report: dict[str, Any]) -> str:
     """The claim tables, then every family's full tables (:func:`format_table`)."""
     parts = [format_claims(report)]
     for family, part in report["families"].items():
         parts.append(f"\n## Family `{_family_label(report, family)}`\n\n" + format_table(part))
     return "\n".join(parts)
+
+
+def restore_order(saved: dict[str, Any]) -> dict[str, Any]:
+    """A report read back from ``--json`` (written with sorted keys) in report order.
+
+    Families and learners in the order of ``settings``, periods in the order
+    of :data:`~benchmarks.learning.metrics.PERIODS`, each learner's hybrid
+    comparison after it — so ``--report`` prints the tables a run printed.
+    """
+    order = [name for name, _ in PERIODS]
+
+    def periods(table: dict[str, Any]) -> dict[str, Any]:
+        return {p: table[p] for p in order if p in table}
+
+    learners = saved["settings"]["learners"]
+    families = {}
+    for family in saved["settings"]["families"]:
+        part = dict(saved["families"][family])
+        paired_keys = []
+        for name in learners:
+            base = name.replace("_insights", "")
+            paired_keys += [name, f"{name} − {base}"]
+        part["results"] = {n: periods(part["results"][n]) for n in learners}
+        part["paired_regret"] = {
+            k: periods(part["paired_regret"][k]) for k in paired_keys if k in part["paired_regret"]
+        }
+        part["above_oracle"] = {
+            n: periods(part["above_oracle"][n]) for n in learners if n in part["above_oracle"]
+        }
+        part["learning_curve"] = {n: part["learning_curve"][n] for n in learners}
+        part["recovery"] = {n: part["recovery"][n] for n in learners}
+        part["targets"] = {n: part["targets"][n] for n in learners if n in part["targets"]}
+        families[family] = part
+    return {**saved, "families": families}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -427,7 +537,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="print the tables of a JSON report written by --json instead of running",
+    )
+    parser.add_argument(
+        "--readme", action="store_true", help="print only the README's compact claim tables"
+    )
     args = parser.parse_args(argv)
+    if args.report is not None:
+        saved = restore_order(json.loads(args.report.read_text(encoding="utf-8")))
+        print(format_compact(saved) if args.readme else format_families(saved))
+        return 0
     users = args.users or (QUICK_USERS if args.quick else DEFAULT_USERS)
     weeks = args.weeks or (QUICK_WEEKS if args.quick else DEFAULT_WEEKS)
     learners = [name.strip() for name in args.learners.split(",") if name.strip()]
@@ -442,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as err:
         parser.error(str(err))
-    print(format_families(report))
+    print(format_compact(report) if args.readme else format_families(report))
     print(f"(ran in {time.perf_counter() - began:.1f} s with {args.jobs} job(s))", file=sys.stderr)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
