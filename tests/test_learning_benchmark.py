@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from datetime import timedelta
@@ -24,6 +25,8 @@ from benchmarks.learning.metrics import (
     recovery,
 )
 from calsync import planning
+from calsync.insights.interpret import RulesInterpreter
+from calsync.insights.sync import energy_profile
 from calsync.learning import schedule
 from calsync.learning.habits import behavioural_update, neutral_array
 from calsync.learning.windows import allowed_periods
@@ -597,3 +600,21 @@ def test_a_saved_report_prints_the_tables_the_run_printed(
     compact = capsys.readouterr().out
     assert "| weak | week 1 |" in compact
     assert "calsync + your notes" in compact
+
+
+def test_adaptive_learner_drops_notes_written_before_a_detected_change() -> None:
+    user = simulate.make_user(0, 1, TASKS, 2)
+    config = simulate.user_config(user)
+    learner = simulate.AdaptiveLearner(config)
+    profile = energy_profile(neutral_array(), 0)
+    notes = RulesInterpreter().interpret(["I crash on Friday afternoons"], profile).adjustments
+    learner.adjust(notes)
+    with_notes = learner.arrays()[1]
+    assert not np.allclose(with_notes, 0.5)
+    learner.state = dataclasses.replace(learner.state, changes=1)
+    learner.adjust(notes)  # the same notes again: still written before the change
+    assert np.allclose(learner.arrays()[1], 0.5)
+    morning = ["I do my best work in the mornings"]
+    fresh = RulesInterpreter().interpret(morning, profile).adjustments
+    learner.adjust(fresh)  # new notes count again
+    assert not np.allclose(learner.arrays()[1], 0.5)
