@@ -941,7 +941,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"calendar, a made-up person's six weeks (demo state in {config.resolved_state_dir()}, "
             "apart from any configuration's)",
         )
-    daemon = Daemon(config, args.config, clock=clock, progress=terminal_progress)
+    daemon = Daemon(
+        config,
+        args.config,
+        clock=clock,
+        progress=terminal_progress,
+        reload=lambda: _load(args),  # SIGHUP: the same --state-dir (or demo directory)
+    )
     with daemon:
         if not args.once:
             if config.web.enabled:  # its own store connection, beside the service's

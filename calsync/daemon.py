@@ -133,6 +133,9 @@ class Daemon:
         clock: Time source.
         notifier: systemd notifications (``None``: from the environment).
         progress: Called with a line for people while a long first sync runs.
+        reload: Builds the configuration again on SIGHUP, with every override the
+            service was started with (the command line's ``--state-dir``, the
+            demo's directory); ``None``: ``load_config(config_path)``.
 
     """
 
@@ -143,6 +146,7 @@ class Daemon:
         clock: Clock | None = None,
         notifier: Any = None,
         progress: Callable[[str], None] | None = None,
+        reload: Callable[[], Config] | None = None,
     ):
         if notifier is None:
             from calsync.notify import Notifier
@@ -153,6 +157,7 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.notifier = notifier
         self.progress = progress
+        self._reloaded = reload or (lambda: load_config(self.config_path))
         self.cs: Calsync | None = None
         self.sources: list[Source] = []
         self.targets: list[Target] = []
@@ -374,7 +379,7 @@ class Daemon:
     def _apply_reload(self) -> None:
         self._reload.clear()
         try:
-            config = load_config(self.config_path)
+            config = self._reloaded()
             if config.resolved_state_dir() != self.config.resolved_state_dir():
                 raise CalsyncError("state_dir cannot change while running; restart instead")
             self._build(config)

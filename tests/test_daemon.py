@@ -299,6 +299,48 @@ def test_the_service_notifies_systemd_and_stops_cleanly_on_sigterm(tmp_path: Pat
         listener.close()
 
 
+def reload_status(tmp_path: Path, *args: str) -> str:
+    """Start ``calsync ARGS run``, send it SIGHUP, and return what it told systemd of the reload."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    path = str(tmp_path / "notify.sock")
+    listener.bind(path)
+    listener.settimeout(60)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "calsync", *args, "run"],
+        env={**os.environ, "NOTIFY_SOCKET": path},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while "started" not in listener.recv(4096).decode():
+            pass
+        proc.send_signal(signal.SIGHUP)
+        while True:
+            message = listener.recv(4096).decode()
+            if "STATUS=" in message and "reload" in message:
+                return message
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+        listener.close()
+        assert "state_dir cannot change" not in err
+
+
+@pytest.mark.parametrize("how", ["--state-dir", "the demo"])
+def test_sighup_reloads_with_the_state_dir_the_service_started_with(
+    tmp_path: Path, how: str
+) -> None:
+    if how == "--state-dir":
+        config_file = tmp_path / "config.toml"
+        config_file.write_text(f'state_dir = "{tmp_path / "file-state"}"\n' + TASKS, "utf-8")
+        args = ["--config", str(config_file), "--state-dir", str(tmp_path / "other")]
+    else:
+        args = []  # no configuration file: the embedded default, its state in the demo directory
+    message = reload_status(tmp_path, *args)
+    assert "STATUS=configuration reloaded" in message, message
+
+
 def test_a_second_service_on_the_same_state_is_refused(tmp_path: Path) -> None:
     config_file = tmp_path / "config.toml"
     config_file.write_text(f'state_dir = "{tmp_path / "state"}"\n' + TASKS, encoding="utf-8")
