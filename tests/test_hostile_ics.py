@@ -10,6 +10,7 @@ suite fast.
 
 from __future__ import annotations
 
+import http.server
 import logging
 import multiprocessing
 import os
@@ -439,3 +440,75 @@ def test_a_feed_of_only_bad_events_is_empty_but_an_unreadable_one_fails(
     unclosed = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nEND:VCALENDAR\r\n"
     with pytest.raises(SourceError, match="malformed ICS feed: no component is well-formed"):
         source(isolate=False).parse(unclosed)
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Sends a feed's headers, then one byte every half second (bounded: 4 minutes)."""
+
+    arrived = threading.Event()
+    stop = threading.Event()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/calendar")
+        self.send_header("Content-Length", str(len(FEED)))
+        self.end_headers()
+        type(self).arrived.set()
+        for byte in FEED[:480]:
+            if type(self).stop.wait(0.5):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_sigterm_during_a_trickling_fetch_exits_within_seconds(tmp_path: Path) -> None:
+    """A feed that trickles a byte at a time under a long deadline: SIGTERM still ends ``run``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    _Trickle.arrived.clear()
+    _Trickle.stop.clear()
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    state = tmp_path / "state"
+    config = tmp_path / "config.toml"
+    url = f"http://127.0.0.1:{server.server_address[1]}/feed.ics"
+    config.write_text(
+        f'state_dir = "{state}"\n'
+        + TASKS
+        + f'\n[[sources]]\ntype = "ics"\nname = "slow-http"\nurl = "{url}"\n'
+        + "allow_private_network = true\ntimeout_seconds = 120\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "calsync", "--config", str(config), "run"],
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _Trickle.arrived.wait(timeout=60), "calsync never asked for the feed"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, log = proc.communicate(timeout=60)
+        latency = time.monotonic() - sent
+    finally:
+        _Trickle.stop.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, log[-3000:]
+    assert latency < 5.0, f"SIGTERM took {latency:.2f} s"
+    assert "Traceback" not in log
+    with sqlite3.connect(state / "calsync.db") as db:
+        errors = dict(db.execute("SELECT source, last_error FROM sync_state"))
+    # A fetch stopped by the shutdown is no failure of the source (no backoff at the next start).
+    assert "slow-http" not in errors
+    print(f"SIGTERM to exit during a trickling fetch: {latency:.2f} s")

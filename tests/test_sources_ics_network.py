@@ -1,7 +1,7 @@
 """ICS sources against hostile servers, names and files (issue 12, items 1 and 3).
 
 Every server here is a real socket on 127.0.0.1. Name resolution
-(``socket.getaddrinfo``) and outgoing connections (``socket.socket.connect``,
+(``socket.getaddrinfo``) and outgoing connections (``socket.socket.connect``/``connect_ex``,
 ``socket.create_connection``) are patched in-process where a test must prove
 where a connection went: the recorder lets a connection to 127.0.0.1 through
 and refuses every other one without sending a packet.
@@ -9,6 +9,7 @@ and refuses every other one without sending a packet.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import ssl
@@ -189,12 +190,23 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Network:
             raise ConnectionRefusedError(111, "refused by the test (no packet sent)")
         real_connect(self, address)
 
+    real_connect_ex = socket.socket.connect_ex
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        if self.family not in (socket.AF_INET, socket.AF_INET6):
+            return real_connect_ex(self, address)
+        net.connects.append((address[0], address[1]))
+        if address[0] != "127.0.0.1":
+            return errno.ECONNREFUSED  # refused by the test (no packet sent)
+        return real_connect_ex(self, address)
+
     def create_connection(address: Any, *args: Any, **kw: Any) -> socket.socket:
         net.connects.append((address[0], address[1]))
         raise ConnectionRefusedError(111, "create_connection is not how calsync connects")
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     monkeypatch.setattr(socket, "create_connection", create_connection)
     return net
 

@@ -38,11 +38,14 @@ resolve the name itself and defeat the address check.
 
 from __future__ import annotations
 
+import errno
 import functools
 import http.client
 import io
 import ipaddress
 import logging
+import os
+import select
 import socket
 import ssl
 import time
@@ -52,7 +55,8 @@ from email.message import Message
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-from calsync.errors import SourceError, TransientSourceError
+import calsync.shutdown as shutdown
+from calsync.errors import SourceCancelledError, SourceError, TransientSourceError
 from calsync.text import quote
 
 if TYPE_CHECKING:
@@ -294,6 +298,29 @@ def _remaining(deadline: float) -> float:
     return left
 
 
+class _CancelledError(Exception):
+    """calsync is stopping (:mod:`calsync.shutdown`): the fetch gives up at once."""
+
+
+def _wait(sock: socket.socket, deadline: float, *, write: bool = False) -> None:
+    """Wait until ``sock`` is readable (or writable), the deadline or a shutdown.
+
+    The wait is cut into slices of :data:`calsync.shutdown.POLL_SECONDS`, so a
+    server that trickles a byte now and then never keeps ``calsync run`` from
+    answering SIGTERM.
+    """
+    if not write and isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return  # TLS bytes already decrypted: no wait
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT if write else select.POLLIN)
+    while True:
+        if shutdown.requested():
+            raise _CancelledError
+        slice_ = min(_remaining(deadline), shutdown.POLL_SECONDS)
+        if poller.poll(slice_ * 1000):
+            return
+
+
 class _HeadersTooLarge(http.client.HTTPException):
     """The header section of an answer is over :data:`MAX_HEADER_BYTES`."""
 
@@ -322,6 +349,7 @@ class _DeadlineReader(io.RawIOBase):
     def readinto(self, buffer: WriteableBuffer) -> int:
         if self.header_limit is not None and self.received >= self.header_limit:
             raise _HeadersTooLarge(f"headers over {self.header_limit} bytes")
+        _wait(self._sock, self._deadline)
         self._sock.settimeout(_remaining(self._deadline))
         count = self._raw.readinto(buffer) or 0
         self.received += count
@@ -370,9 +398,16 @@ def _open_socket(addresses: tuple[str, ...], port: int, deadline: float) -> sock
         version = ipaddress.ip_address(address.split("%", 1)[0]).version
         sock = socket.socket(socket.AF_INET6 if version == 6 else socket.AF_INET)
         try:
+            sock.setblocking(False)
+            code = sock.connect_ex((address, port))
+            if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+                raise OSError(code, os.strerror(code))
+            _wait(sock, deadline, write=True)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))
             sock.settimeout(_remaining(deadline))
-            sock.connect((address, port))
-        except TimeoutError:
+        except (TimeoutError, _CancelledError):
             sock.close()
             raise
         except OSError as err:
@@ -408,8 +443,20 @@ class _PinnedConnection(http.client.HTTPConnection):
             self.sock = sock
             return
         try:
-            sock.settimeout(_remaining(self._deadline))
-            self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+            tls = self._tls.wrap_socket(
+                sock, server_hostname=self.host, do_handshake_on_connect=False
+            )
+            tls.setblocking(False)
+            while True:  # the handshake, in slices that watch the deadline and a shutdown
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    _wait(tls, self._deadline)
+                except ssl.SSLWantWriteError:
+                    _wait(tls, self._deadline, write=True)
+            tls.settimeout(_remaining(self._deadline))
+            self.sock = tls
         except BaseException:
             sock.close()
             raise
@@ -559,6 +606,8 @@ def fetch_url(
             response = _get_once(vetted, headers or {}, max_bytes, deadline, tls)
         except SourceError:
             raise
+        except _CancelledError as err:
+            raise SourceCancelledError(f"stopped reading from {host}: calsync is stopping") from err
         except (OSError, http.client.HTTPException, ValueError) as err:
             raise _translate(err, host, deadline_seconds) from err
         if response.status not in _REDIRECTS:

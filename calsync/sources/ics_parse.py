@@ -50,6 +50,7 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import calsync.shutdown as shutdown
 from calsync.errors import CalsyncError, SourceCancelledError, SourceError
 from calsync.model import Event
 from calsync.text import quote
@@ -85,19 +86,20 @@ MAX_RULE_STEPS = 1_000_000
 #: Grace the parent gives the child beyond ``max_parse_seconds`` (start-up, results).
 CHILD_GRACE_SECONDS = 3.0
 #: How often the parent looks at the cancel event while a child parses.
-POLL_SECONDS = 0.05
+POLL_SECONDS = shutdown.POLL_SECONDS
 
-_CANCEL = threading.Event()
+#: The shutdown request (shared with the HTTP fetch, see :mod:`calsync.shutdown`).
+_CANCEL = shutdown.EVENT
 
 
 def cancel_parsing() -> None:
     """Make every running and future isolated parse stop at once (shutdown)."""
-    _CANCEL.set()
+    shutdown.request()
 
 
 def reset_cancel() -> None:
     """Allow isolated parses again (a service starting)."""
-    _CANCEL.clear()
+    shutdown.clear()
 
 
 # ---------------------------------------------------------------------- limits
