@@ -64,6 +64,8 @@ HEARTBEAT_SECONDS = 60.0
 class AlreadyRunningError(CalsyncError):
     """Another calsync already runs with this state directory."""
 
+    exit_code = 10
+
 
 @dataclass
 class CycleSummary:

@@ -25,6 +25,7 @@ EXIT_CODES = [
     ("7", "interpreter (LLM) problem"),
     ("8", "memory store problem"),
     ("9", "web view problem (its address in use or unknown)"),
+    ("10", "another calsync is already running with this state directory"),
     ("130", "interrupted"),
 ]
 

@@ -359,7 +359,7 @@ def test_a_second_service_on_the_same_state_is_refused(tmp_path: Path) -> None:
             timeout=60,
             check=False,
         )
-        assert second.returncode == 1
+        assert second.returncode == 10  # README: "another calsync is already running"
         assert "another calsync" in second.stderr
         assert "Traceback" not in second.stderr
     finally:
