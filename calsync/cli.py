@@ -941,6 +941,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"calendar, a made-up person's six weeks (demo state in {config.resolved_state_dir()}, "
             "apart from any configuration's)",
         )
+    if config.web.enabled and not args.once:
+        from calsync.web import require_extra
+
+        require_extra()  # before the lock and the store: nothing to undo
     daemon = Daemon(
         config,
         args.config,
@@ -1018,13 +1022,10 @@ def cmd_web(args: argparse.Namespace) -> int:
     config = _load(args)
     host = args.host or config.web.host
     port = args.port or config.web.port
-    try:
-        from calsync.web import serve
-        from calsync.web.security import TOKEN_FILE, is_loopback
-    except ImportError as err:
-        raise InputError(
-            f"the web view needs calsync[web]: pip install 'calsync[web]' ({err})"
-        ) from err
+    from calsync.web import require_extra, serve
+    from calsync.web.security import TOKEN_FILE, is_loopback
+
+    require_extra()
     with open_calsync(config) as cs:
         if not is_loopback(host):
             print(

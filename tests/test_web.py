@@ -544,6 +544,47 @@ def test_calsync_run_serves_the_web_view_when_enabled(
     assert events == ["started 127.0.0.1:8799", "service", "stopped"]
 
 
+def without_modules(tmp_path: Path, *names: str) -> dict[str, str]:
+    """An environment whose Python cannot import ``names``, as if they were not installed."""
+    shim = tmp_path / "shim"
+    shim.mkdir(exist_ok=True)
+    (shim / "sitecustomize.py").write_text(
+        f"import sys\nfor name in {list(names)!r}:\n    sys.modules[name] = None\n",
+        encoding="utf-8",
+    )
+    return {**os.environ, "PYTHONPATH": str(shim)}
+
+
+@pytest.mark.parametrize("missing", ["uvicorn", "starlette", "jinja2"])
+@pytest.mark.parametrize("command", ["web", "run"])
+def test_without_the_web_extra_the_web_view_says_how_to_install_it(
+    tmp_path: Path, missing: str, command: str
+) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[user]\ntimezone = "Europe/Berlin"\n'
+        "[web]\nenabled = true\nport = 8799\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "calsync", "--config", str(path), command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=without_modules(tmp_path, missing),
+    )
+    assert done.returncode == 2, done.stderr
+    assert "needs calsync[web]: pip install 'calsync[web]'" in done.stderr
+    assert missing in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "web view on" not in done.stdout
+    assert not (tmp_path / "state" / "calsync.lock").exists()  # refused before starting
+
+
 def test_an_address_in_use_is_a_web_error(cs: Calsync) -> None:
     from calsync.web import listen
 

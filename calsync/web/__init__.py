@@ -21,6 +21,31 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: The modules of the ``calsync[web]`` extra (pyproject.toml), imported only when serving.
+EXTRA_MODULES = ("starlette", "uvicorn", "jinja2")
+
+
+def require_extra() -> None:
+    """Check that ``calsync[web]`` is installed, before anything is opened or printed.
+
+    Raises:
+        InputError: one of :data:`EXTRA_MODULES` cannot be imported (exit 2, as
+            ``heatmap --png`` without ``calsync[plot]``).
+
+    """
+    import importlib
+
+    from calsync.errors import InputError
+
+    for name in EXTRA_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise InputError(
+                f"the web view needs calsync[web]: pip install 'calsync[web]' "
+                f"(no module named {name!r})"
+            ) from err
+
 
 @dataclass
 class RunningServer:
