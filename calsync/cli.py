@@ -1032,8 +1032,12 @@ def cmd_web(args: argparse.Namespace) -> int:
                 f"{host} is not loopback: open the view once with ?token=… "
                 f"(the token is in {config.resolved_state_dir() / TOKEN_FILE})"
             )
-        print(f"calsync web view on http://{host}:{port}/ (Ctrl-C stops it)")
-        serve(cs, host, port)
+        serve(  # the line once the port is open, not before
+            cs,
+            host,
+            port,
+            on_listening=lambda url: print(f"calsync web view on {url}/ (Ctrl-C stops it)"),
+        )
     return 0
 
 
@@ -1175,6 +1179,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- parser
+
+
+def _port(text: str) -> int:
+    """A TCP port for ``--port``: 1-65535 (argparse turns the error into exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number (1-65535), got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number (1-65535), got {value}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -1440,7 +1455,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("web", help="serve the web view and /metrics (default 127.0.0.1:8765)")
     p.add_argument("--host", help="address to bind (default: [web] host, 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default: [web] port, 8765)")
+    p.add_argument("--port", type=_port, help="port, 1-65535 (default: [web] port, 8765)")
     p.set_defaults(func=cmd_web)
 
     p = sub.add_parser(

@@ -497,7 +497,9 @@ def test_calsync_web_serves_the_configured_address(
     import calsync.web
 
     served: list[tuple[str, int]] = []
-    monkeypatch.setattr(calsync.web, "serve", lambda cs, host, port: served.append((host, port)))
+    monkeypatch.setattr(
+        calsync.web, "serve", lambda cs, host, port, **_kw: served.append((host, port))
+    )
     path = tmp_path / "config.toml"
     path.write_text(
         f'state_dir = "{tmp_path / "state"}"\n[user]\ntimezone = "Europe/Berlin"\n'
@@ -583,6 +585,45 @@ def test_without_the_web_extra_the_web_view_says_how_to_install_it(
     assert "Traceback" not in done.stderr
     assert "web view on" not in done.stdout
     assert not (tmp_path / "state" / "calsync.lock").exists()  # refused before starting
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
+def test_a_port_out_of_range_is_bad_input(tmp_path: Path, port: str) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "calsync", "web", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout
+    assert "--port: must be a port number (1-65535)" in done.stderr
+    assert "web view on" not in done.stdout
+
+
+def test_the_web_view_line_comes_only_once_the_port_listens(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from calsync.web import listen
+
+    taken = listen("127.0.0.1", 0)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "calsync", "web", "--port", str(taken.getsockname()[1])],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        taken.close()
+    assert done.returncode == 9, done.stderr
+    assert "cannot listen on 127.0.0.1" in done.stderr
+    assert "web view on" not in done.stdout
 
 
 def test_an_address_in_use_is_a_web_error(cs: Calsync) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,16 +106,34 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(cs: Calsync, host: str, port: int) -> None:
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def serve(
+    cs: Calsync, host: str, port: int, on_listening: Callable[[str], None] | None = None
+) -> None:
     """Serve the web view in this thread until interrupted (SIGINT/SIGTERM).
+
+    ``on_listening`` is called with the view's URL once the socket listens
+    (connections queue from then on), so nothing announces an address that
+    turns out unusable.
 
     Raises:
         WebError: the address cannot be used, or the access token is unsafe.
 
     """
     sock = listen(host, port)
-    server = _server(cs, host, sock.getsockname()[1], None)
-    logger.info("web view on http://%s:%d/", host, port)
+    try:
+        bound = sock.getsockname()[1]
+        server = _server(cs, host, bound, None)
+    except BaseException:
+        sock.close()
+        raise
+    logger.info("web view on %s/", _url(host, bound))
+    if on_listening is not None:
+        on_listening(_url(host, bound))
     server.run(sockets=[sock])
 
 
@@ -141,6 +160,5 @@ def start_in_thread(
         target=server.run, kwargs={"sockets": [sock]}, name="calsync-web", daemon=True
     )
     thread.start()
-    shown = f"[{host}]" if ":" in host else host
-    logger.info("web view on http://%s:%d/", shown, bound)
-    return RunningServer(server, thread, f"http://{shown}:{bound}")
+    logger.info("web view on %s/", _url(host, bound))
+    return RunningServer(server, thread, _url(host, bound))
