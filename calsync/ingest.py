@@ -41,7 +41,8 @@ class SourceReport:
     insights: int = 0
     error: str | None = None
     needs_reauth: bool = False
-    #: The source's type (``ics``, ``caldav``, ``google``), named in a failure.
+    #: The source's type (``ics``, ``caldav``, ``google``): ``sync --json``'s "type", and
+    #: named in a failure.
     kind: str = ""
 
     def summary(self) -> str:
@@ -247,6 +248,7 @@ def sync_source(cs: Calsync, source: Source) -> SourceReport:
         learned=learned,
         corrected=corrected,
         insights=insights,
+        kind=kind,
     )
     logger.debug("%s", report.summary())  # the cycle logs one line at INFO
     return report

@@ -300,6 +300,29 @@ def test_sync_reads_an_ics_file_and_learns(
     assert "last error:" in capsys.readouterr().out
 
 
+def test_sync_json_names_the_type_of_every_source(tmp_path: Path) -> None:
+    good = tmp_path / "cal.ics"
+    good.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nEND:VCALENDAR\r\n", encoding="utf-8"
+    )
+    bad = tmp_path / "bad.ics"
+    bad.write_text("garbage", encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        + GOOD
+        + f'\n[[sources]]\ntype = "ics"\nname = "good"\npath = "{good}"\n'
+        + f'\n[[sources]]\ntype = "ics"\nname = "bad"\npath = "{bad}"\n',
+        encoding="utf-8",
+    )
+    done = run_cli("--config", str(config), "sync", "--json")
+    assert done.returncode == 5, done.stderr
+    rows = {row["source"]: row for row in json.loads(done.stdout)}
+    assert rows["good"]["ok"] is True
+    assert rows["bad"]["ok"] is False
+    assert {name: row["type"] for name, row in rows.items()} == {"good": "ics", "bad": "ics"}
+
+
 def test_plan_apply_and_purge(
     good_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
