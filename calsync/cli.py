@@ -768,6 +768,7 @@ def _report_json(
                 "task_type": f.task_type,
                 "week": f.week.isoformat(),
                 "wanted": f.wanted,
+                "weekly": f.weekly,
                 "counted": f.counted,
                 "planned": f.planned,
                 "reason": f.reason,

@@ -314,6 +314,62 @@ def test_the_plan_page_says_why_a_task_type_is_short(
     assert "planning.max_suggested_minutes_per_day (60) is used up" in page
 
 
+def test_a_friday_evening_first_run_says_no_share_is_left_not_target_reached(
+    tmp_path: Path, target: MemoryTarget
+) -> None:
+    from calsync.ingest import sync_all
+    from calsync.sources.factory import build_sources
+
+    friday = datetime(2026, 12, 4, 19, tzinfo=BERLIN)  # week of Mon 30 Nov
+    sessions = "".join(
+        f"BEGIN:VEVENT\r\nUID:e{n}\r\nDTSTAMP:20261130T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Berlin:202612{n:02d}T100000\r\n"
+        f"DTEND;TZID=Europe/Berlin:202612{n:02d}T103000\r\nSUMMARY:Email\r\nEND:VEVENT\r\n"
+        for n in (1, 2, 3)
+    )
+    feed = tmp_path / "own.ics"
+    feed.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\n"
+        "BEGIN:VEVENT\r\nUID:e0\r\nDTSTAMP:20261130T000000Z\r\n"
+        "DTSTART;TZID=Europe/Berlin:20261130T100000\r\n"
+        "DTEND;TZID=Europe/Berlin:20261130T103000\r\nSUMMARY:Email\r\nEND:VEVENT\r\n"
+        + sessions
+        + "END:VCALENDAR\r\n",
+        encoding="utf-8",
+    )
+    config = config_for(
+        tmp_path,
+        approval="automatic",
+        task_types=[
+            {
+                "name": "Email",
+                "keywords": ["email"],
+                "block_minutes": 30,
+                "weekly_target": {"sessions": 5},
+                "windows": [{"days": ["weekdays"], "start": "09:00", "end": "17:00"}],
+            }
+        ],
+        sources=[{"type": "ics", "name": "own", "path": str(feed), "days_back": 30}],
+    )
+    clock = FixedClock(friday)
+    with open_calsync(config, store_url=f"sqlite:///{tmp_path / 'f.db'}", clock=clock) as first:
+        assert all(r.ok for r in sync_all(first, build_sources(config, clock)))
+        report = run_cycle(first, target, dry_run=True)
+        (this_week,) = [s for s in report.shortfalls if s.week == friday.date() - timedelta(4)]
+        page = client_for(first, target).get("/plan").text
+    assert this_week.reason == "no_share"
+    line = this_week.text()  # what `calsync plan` prints after "why not: "
+    assert line.startswith("Email, week of Mon 30 Nov: 0 planned, 4 of 5 counted")
+    assert "(this week's share: 0)" in line
+    assert "no window time of it is left in this week" in line
+    assert "target reached" not in line
+    assert "4 of 0" not in line
+    # The Plan page shows the same row and words, and does not claim the target is reached.
+    assert 'data-reason="no_share"' in page
+    assert "Every task type reaches its target" not in page
+    assert "4 of 5 counted (this week&#39;s share: 0)" in page
+
+
 # ---------------------------------------------------------------------- week and why
 
 

@@ -150,6 +150,7 @@ class Shortfall:
         week: The Monday of the calendar week (local).
         wanted: The week's target in blocks (its share, when the horizon
             reaches part of the week or calsync began suggesting it midweek).
+        weekly: The task type's whole weekly target in blocks.
         counted: What counts toward it: blocks planned, earlier blocks and
             the user's own sessions.
         planned: Blocks of it in this plan, in that week.
@@ -163,16 +164,22 @@ class Shortfall:
     task_type: str
     week: date
     wanted: int
+    weekly: int
     counted: int
     planned: int
     reason: str
     detail: str
 
+    def counts(self) -> str:
+        """What counts of the target, for people: ``4 of 5 counted (this week's share: 0)``."""
+        share = "" if self.wanted == self.weekly else f" (this week's share: {self.wanted})"
+        return f"{self.counted} of {self.weekly} counted{share}"
+
     def text(self) -> str:
         """One line for people."""
         return (
             f"{self.task_type}, week of {self.week:%a %d %b}: {self.planned} planned, "
-            f"{self.counted} of {self.wanted} counted; {self.detail}"
+            f"{self.counts()}; {self.detail}"
         )
 
 
@@ -582,18 +589,29 @@ def _shortfalls(planner: _Planner, blocks: Sequence[PlannedBlock]) -> list[Short
             counted = state.per_week.get(monday, 0)
             if counted >= wanted and planned > 0:
                 continue
-            if counted >= wanted and counted > 0:
+            whole = counted > 0 and counted >= spec.sessions  # the whole week's target is met
+            if wanted == 0 and not whole:
+                # Nothing is asked of this week (what remains of it is too little),
+                # whatever was done in it: not "reached".
+                reason, detail = _no_share(planner, state, monday)
+            elif counted >= wanted:  # and counted > 0: wanted > 0 here, or the whole target met
+                reached = "target reached" if whole else "this week's share of the target reached"
                 reason, detail = (
                     "target_reached",
-                    "target reached (earlier blocks and your own sessions count)",
+                    f"{reached} (earlier blocks and your own sessions count)",
                 )
-            elif wanted == 0:
-                reason, detail = _no_share(planner, state, monday)
             else:
                 reason, detail = _why_not(planner, state, monday)
             found.append(
                 Shortfall(
-                    spec.name, date.fromordinal(monday), wanted, counted, planned, reason, detail
+                    spec.name,
+                    date.fromordinal(monday),
+                    wanted,
+                    spec.sessions,
+                    counted,
+                    planned,
+                    reason,
+                    detail,
                 )
             )
     return found
@@ -606,9 +624,14 @@ def _no_share(planner: _Planner, state: _TaskState, monday: int) -> tuple[str, s
         spec.sessions, planner.grid.week_share(monday, spec.windows)
     ):
         since = spec.since.astimezone(planner.grid.tz)
+        left = planner.grid.week_share(monday, spec.windows, spec.since)
+        if left <= 0:
+            time_left = "no window time of it is left in this week after that"
+        else:
+            time_left = f"only {left:.0%} of this week's window time of it is left after that"
         return "no_share", (
-            f"calsync began suggesting it on {since:%a %d %b}: this week gets the share of its "
-            "target from then, none of it left"
+            f"calsync began suggesting it on {since:%a %d %b %H:%M} and {time_left}, so this "
+            f"week's share of its target of {spec.sessions} is 0"
         )
     return "no_share", (
         "planning.horizon_days reaches too little of this week's windows for a share of its target"

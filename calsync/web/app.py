@@ -267,12 +267,14 @@ def plan_page(request: Request) -> Response:
     state = _state(request)
     reports = [run_cycle(state.cs, target, dry_run=True) for target in state.targets]
     open_rows = proposals(state.cs)
-    # The planner's own reasons (the words `calsync plan` prints), per target and week.
+    # The planner's own reasons (the words `calsync plan` prints), per target and week;
+    # all but the weeks whose whole target is met (the page's "every task type reaches
+    # its target"), so a week with no share of its target left is shown, with why.
     short = [
         (report.target, s)
         for report in reports
         for s in report.shortfalls
-        if s.reason != "target_reached"
+        if not (s.reason == "target_reached" and s.counted >= s.weekly)
     ]
     return state.page(
         request,
