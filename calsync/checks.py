@@ -64,8 +64,7 @@ def check_file(path: Path) -> Config:
         if any(p.key == "<file>" for p in err.problems):
             raise  # not TOML, unreadable: nothing more to look at
         config, problems = None, list(err.problems)
-    data = _raw(path)
-    problems = [suggest(p, data) for p in problems]
+    data = _raw(path)  # load_config's problems carry "did you mean" already
     if config is not None:
         sources = list(enumerate(config.sources))
         planning: PlanningConfig | None = config.planning

@@ -1176,12 +1176,23 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             for p in _problems(err)
             if "is defined twice" not in p.message and not _CROSS_REFERENCE.match(p.message)
         ]
-        raise ConfigError(source, duplicates + found) from err
+        raise ConfigError(source, _with_hints(duplicates + found, data)) from err
     except RecursionError as err:
         raise ConfigError(source, [ConfigProblem("<file>", "values nested too deeply")]) from err
     if duplicates:
         raise ConfigError(source, duplicates)
     return config
+
+
+def _with_hints(problems: list[ConfigProblem], data: Mapping[str, Any]) -> list[ConfigProblem]:
+    """The problems with "did you mean …" for a misspelt key or time zone.
+
+    Here, so every command that loads a file (``sync``, ``status``, ``config
+    check``…) gives the same hints.
+    """
+    from calsync.checks import suggest
+
+    return [suggest(p, data) for p in problems]
 
 
 def parse_config_text(text: str, source: str = "<config>") -> Config:

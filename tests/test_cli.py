@@ -323,6 +323,26 @@ def test_sync_json_names_the_type_of_every_source(tmp_path: Path) -> None:
     assert {name: row["type"] for name, row in rows.items()} == {"good": "ics", "bad": "ics"}
 
 
+@pytest.mark.parametrize("command", ["sync", "status", "config check"])
+def test_every_command_gives_did_you_mean_for_a_misspelt_key_or_zone(
+    tmp_path: Path, command: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[user]\ntimezone = "Europe/Berlln"\n'
+        '[[task_types]]\nname = "Gym"\nkeywords = ["gym"]\nblok_minutes = 60\n',
+        encoding="utf-8",
+    )
+    done = run_cli("--config", str(config), *command.split())
+    assert done.returncode == 3, done.stderr
+    for line in (
+        "  - user.timezone: unknown IANA time zone 'Europe/Berlln'; did you mean 'Europe/Berlin'?",
+        "  - task_types[0].blok_minutes: unknown key; did you mean 'block_minutes'?",
+    ):
+        assert line + "\n" in done.stderr
+    assert done.stderr.count("did you mean") == 2
+
+
 def test_plan_apply_and_purge(
     good_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
