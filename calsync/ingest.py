@@ -145,9 +145,13 @@ class ForgetReport:
     relearned: int
     #: Memory-store ids of the forgotten notes (the caller removes them there too).
     memory_ids: tuple[str, ...] = ()
+    #: False: a configured source the database holds nothing of (forgotten, or never synced).
+    found: bool = True
 
     def summary(self) -> str:
         """One line for people."""
+        if not self.found:
+            return f"{self.source}: nothing to forget (the database holds nothing from it)"
         return (
             f"{self.source}: forgot {self.events} event(s), {self.completions} completion(s) "
             f"and {self.notes} note(s); {self.relearned} completion(s) other sources share "
@@ -164,14 +168,19 @@ def forget_source(cs: Calsync, name: str) -> ForgetReport:
     are learned again from that source; every array of the user is
     recomputed from the update log that remains.
 
+    A configured source the database knows nothing of (forgotten already,
+    or never synced) is nothing to forget: a report with ``found`` False.
+
     Raises:
-        InputError: the database knows no source of that name.
+        InputError: neither the database nor the configuration knows a source of that name.
 
     """
     user = cs.config.user.id
     now = cs.clock.now()
     with cs.store.write() as tx:
         known = tx.known_sources()
+        if name not in known and name in {s.name for s in cs.config.sources}:
+            return ForgetReport(name, 0, 0, 0, 0, found=False)
         if name not in known:
             listed = ", ".join(sorted(known)) or "none"
             raise InputError(f"no source called {name!r} in the database (known: {listed})")

@@ -222,6 +222,28 @@ def test_forget_a_source_replays_the_arrays_from_what_remains(
     assert "no source called 'nope' in the database (known: gym)" in capsys.readouterr().err
 
 
+def test_forgetting_a_configured_source_twice_is_nothing_to_forget(tmp_path: Path) -> None:
+    gym = tmp_path / "gym.ics"
+    gym.write_text(calendar(vevents()[:1]), encoding="utf-8")
+    config = write_config(tmp_path / "config.toml", ics_file("mine", gym), tmp_path / "s")
+    base = [sys.executable, "-m", "calsync", "--config", str(config)]
+
+    def calsync(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*base, *args], capture_output=True, text=True, timeout=120, check=False
+        )
+
+    assert calsync("sync").returncode == 0
+    first = calsync("forget", "--source", "mine")
+    assert first.returncode == 0, first.stderr
+    assert "mine: forgot 3 event(s)" in first.stdout  # a weekly series of three
+    again = calsync("forget", "--source", "mine")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "mine: nothing to forget (the database holds nothing from it)\n"
+    assert json.loads(calsync("forget", "--json", "--source", "mine").stdout)["events"] == 0
+    assert calsync("forget", "--source", "nope").returncode == 2  # neither configured nor known
+
+
 # ------------------------------------------------------------------ 2. one event, one evidence
 
 
