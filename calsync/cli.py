@@ -279,10 +279,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     service = _service_status(cs.config)
     daemon = _daemon_state(cs.config, service, now)
     target_errors = (service or {}).get("targets") or {}
+    files = _ics_files(cs.config)
     targets = [
         {
             "name": name,
             "type": kind,
+            "path": str(files[name]) if name in files else None,
             "blocks_ahead": sum(1 for r in ahead if r.target == name),
             "paused": name in paused,
             "last_error": quote(target_errors[name]) if target_errors.get(name) else None,
@@ -343,6 +345,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for target in targets:
         line = f"target {target['name']} ({target['type']}): "
         line += f"{target['blocks_ahead']} block(s) ahead"
+        if target["path"]:
+            line += f" in {target['path']} (subscribe to it in your calendar app)"
         if target["paused"]:
             line += f"; paused since a purge (`calsync resume --target {target['name']}`)"
         if target["last_error"]:
@@ -596,6 +600,24 @@ def _target_kinds(config: Config) -> dict[str, str]:
     return {t.name: t.type for t in config.targets} or {"suggestions": "ics"}
 
 
+def _ics_files(config: Config) -> dict[str, Path]:
+    """Target name → the ICS file it writes (``suggestions.ics`` without ``[[targets]]``)."""
+    from calsync.config import IcsTargetConfig
+
+    if not config.targets:
+        return {"suggestions": config.resolved_state_dir() / "suggestions.ics"}
+    return {
+        t.name: t.path or config.resolved_state_dir() / "suggestions.ics"
+        for t in config.targets
+        if isinstance(t, IcsTargetConfig)
+    }
+
+
+def _subscribe_line(name: str, path: Path) -> str:
+    """Where an ICS target's blocks are: the file a user subscribes to in a calendar app."""
+    return terminal(f"{name}: the blocks are in {path} (subscribe to it in your calendar app)")
+
+
 def _target_line(report: CycleReport, kinds: dict[str, str]) -> str:
     """A target's report: its summary, or one line naming the target, its type and the error."""
     if not report.error:
@@ -792,8 +814,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_report_json(r, tz, known) for r in reports], indent=2))
     else:
+        files = _ics_files(cs.config)
         for report in reports:
             print(_target_line(report, kinds))
+            if report.target in files and not report.error:
+                print(_subscribe_line(report.target, files[report.target]))
         for note in notes:
             print(terminal(f"note: {note}"))
     return TargetError.exit_code if any(r.error for r in reports) else 0
@@ -1003,9 +1028,12 @@ def _print_once(cs: Calsync, summary: CycleSummary, color: bool) -> None:
             )
         )
     kinds = _target_kinds(cs.config)
+    files = _ics_files(cs.config)
     for cycle in summary.writeback:
         print()
         print(_target_line(cycle, kinds))
+        if cycle.target in files and not cycle.error:
+            print(_subscribe_line(cycle.target, files[cycle.target]))
         for block in cycle.plan:
             start = block.start.astimezone(tz)
             print(

@@ -343,6 +343,21 @@ def test_every_command_gives_did_you_mean_for_a_misspelt_key_or_zone(
     assert done.stderr.count("did you mean") == 2
 
 
+def test_run_once_apply_and_status_say_where_suggestions_ics_is(good_config: Path) -> None:
+    path = good_config.parent / "state" / "suggestions.ics"
+    where = f"suggestions: the blocks are in {path} (subscribe to it in your calendar app)"
+    for command in (["run", "--once"], ["apply"]):
+        done = run_cli("--config", str(good_config), *command)
+        assert done.returncode == 0, done.stderr
+        assert where + "\n" in done.stdout, command
+    assert path.exists()
+    done = run_cli("--config", str(good_config), "status")
+    assert done.returncode == 0, done.stderr
+    assert f"block(s) ahead in {path} (subscribe to it in your calendar app)\n" in done.stdout
+    done = run_cli("--config", str(good_config), "status", "--json")
+    assert json.loads(done.stdout)["targets"][0]["path"] == str(path)
+
+
 def test_plan_apply_and_purge(
     good_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
