@@ -803,10 +803,12 @@ def _report_json(
 
 def cmd_apply(args: argparse.Namespace) -> int:
     """Plan and write the suggested blocks to every target."""
+    from calsync import cyclelog
     from calsync.writeback import run_cycle
 
     with _open(args) as cs:
         reports = [run_cycle(cs, t) for t in _targets(cs, args.target)]
+        cyclelog.record_writes(cs.config.resolved_state_dir(), reports)  # for /metrics
         kinds = _target_kinds(cs.config)
         tz = cs.timezone()
         known = _known_blocks(cs)

@@ -4,17 +4,23 @@ The daemon (``calsync run``) and the web view (``calsync web``) may be two
 processes; both read one small JSON file, ``cycles.json``, which the daemon
 replaces atomically (mode 0600) after every cycle. It holds cumulative totals
 (cycles, their duration histogram, per-source polls and failures, blocks
-written per kind) and the last :data:`KEEP` cycles for the Health page.
+written per kind — by the service's cycles and by ``calsync apply``) and the
+last :data:`KEEP` cycles for the Health page. Writers take an exclusive
+``flock`` on the state directory around their read-modify-write, so a
+``calsync apply`` beside the service loses no count.
 Nothing from a calendar is stored in it but source and target names and
 bounded, printable error messages.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +83,36 @@ def _written(report: CycleReport) -> dict[str, int]:
     return counts
 
 
+@contextmanager
+def _exclusive(state_dir: Path) -> Iterator[None]:
+    """Serialise the writers: this process's threads and other processes (best effort)."""
+    with _lock:
+        try:
+            fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def record_writes(state_dir: Path, writeback: Sequence[CycleReport]) -> None:
+    """Add the blocks a write-back outside the service wrote (``calsync apply``).
+
+    Counted in the totals of blocks written, not as a cycle. Best effort: a
+    failure is logged, never raised.
+    """
+    with _exclusive(state_dir):
+        data = read(state_dir)
+        for report in writeback:
+            for kind, count in _written(report).items():
+                data["blocks"][kind] += count
+        _write(state_dir, data)
+
+
 def record(
     state_dir: Path,
     at: datetime,
@@ -85,7 +121,7 @@ def record(
     writeback: Sequence[CycleReport],
 ) -> None:
     """Add one cycle to ``cycles.json`` (best effort: a failure is logged, never raised)."""
-    with _lock:
+    with _exclusive(state_dir):
         data = read(state_dir)
         failed = any(not s.ok for s in sources) or any(r.error for r in writeback)
         data["cycles"] += 1

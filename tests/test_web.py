@@ -515,6 +515,43 @@ def test_outcomes_and_acceptance_are_counted_from_the_store(
     )
 
 
+def test_metrics_count_the_blocks_apply_wrote_and_no_ratio_before_a_decision(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from calsync.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[user]\ntimezone = "Europe/Berlin"\n'
+        '[[task_types]]\nname = "Deep Coding"\nkeywords = ["coding"]\nblock_minutes = 60\n'
+        "weekly_target = { sessions = 3 }\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "calsync", "--config", str(path), "apply"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    written = (tmp_path / "state" / "suggestions.ics").read_text(encoding="utf-8")
+    with open_calsync(load_config(path)) as cs:
+        text = TestClient(create_app(WebState(cs)), base_url=LOCAL).get("/metrics").text
+    value = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+    created = value[("calsync_blocks_written_total", (("action", "created"),))]
+    assert created == written.count("BEGIN:VEVENT") > 0
+    assert value[("calsync_cycles_total", ())] == 0.0  # an apply is not a service cycle
+    assert "calsync_acceptance_ratio" not in text  # nothing decided yet: no ratio, not 0
+
+
 # ---------------------------------------------------------------------- command line
 
 

@@ -14,10 +14,12 @@ Series (single-user mode; no per-user labels):
 * ``calsync_source_polls_total{source}``, ``calsync_source_failures_total{source}``,
   ``calsync_source_consecutive_failures{source}``, ``calsync_source_backoff_seconds{source}``,
   ``calsync_source_last_success_timestamp_seconds{source}``;
-* ``calsync_blocks_written_total{action="created|moved|deleted"}``,
+* ``calsync_blocks_written_total{action="created|moved|deleted"}`` (the service's cycles and
+  ``calsync apply``),
   ``calsync_suggestions{status}``;
 * ``calsync_outcomes_learned_total{outcome="done|skip|moved"}``, ``calsync_completions``;
-* ``calsync_acceptance_ratio`` (kept where calsync put them / decided), ``calsync_proposals_open``;
+* ``calsync_acceptance_ratio`` (kept where calsync put them / decided; absent before the
+  first decision), ``calsync_proposals_open``;
 * ``calsync_interpreter_calls_total``, ``calsync_interpreter_tokens_total{kind}``,
   ``calsync_interpreter_cost_total``.
 """
@@ -124,11 +126,12 @@ class StoreCollector(Collector):
         )
         kept = sum(w.kept for w in data.acceptance)
         decided = sum(w.decided for w in data.acceptance)
-        yield GaugeMetricFamily(
-            "calsync_acceptance_ratio",
-            "Suggestions kept where calsync put them, of those the user decided on.",
-            value=kept / decided if decided else 0.0,
-        )
+        if decided:  # no decision yet: no ratio (absent, not a misleading 0)
+            yield GaugeMetricFamily(
+                "calsync_acceptance_ratio",
+                "Suggestions kept where calsync put them, of those the user decided on.",
+                value=kept / decided,
+            )
         yield GaugeMetricFamily(
             "calsync_proposals_open",
             "Proposals waiting for approval.",
