@@ -50,13 +50,32 @@ def leaves(
             yield path, child
 
 
+class CommandHelpFormatter(argparse.HelpFormatter):
+    """A command's ``--help``: its description wrapped to the terminal, the example as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("example:"):  # the epilog: a command line, never re-flowed
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        import textwrap
+
+        # Words such as "did-you-mean" and option names stay whole.
+        return textwrap.fill(
+            " ".join(text.split()),
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+
+
 def document(parser: argparse.ArgumentParser, docs: Mapping[str, tuple[str, str]]) -> None:
     """Give every command its description and an example (``docs``: path → both)."""
     for path, child in subcommands(parser):
         description, example = docs.get(" ".join(path), ("", ""))
         child.description = description or None
         child.epilog = f"example:\n  {example}" if example else None
-        child.formatter_class = argparse.RawDescriptionHelpFormatter
+        child.formatter_class = CommandHelpFormatter
 
 
 def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:

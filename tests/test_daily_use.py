@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import re
 import socket
 import subprocess
@@ -807,6 +808,27 @@ def test_every_command_has_a_description_and_an_example(
         assert rest.strip(), (path, out)
         assert not rest.startswith(("positional", "options")), (path, out)
         assert "\nexample:\n  calsync " in out, (path, out)
+
+
+@pytest.mark.parametrize("command", ["purge", "forget", "plan", "config check"])
+def test_help_descriptions_wrap_to_the_terminal_and_keep_the_example(command: str) -> None:
+    from calsync.cli import COMMAND_DOCS
+
+    done = subprocess.run(
+        [sys.executable, "-m", "calsync", *command.split(), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "72"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert max(len(line) for line in done.stdout.splitlines()) <= 72, done.stdout
+    description, example = COMMAND_DOCS[command]
+    _usage, _, rest = done.stdout.partition("\n\n")
+    shown, _, _options = rest.partition("\n\n")
+    assert " ".join(shown.split()) == description  # every word, in order
+    assert f"\nexample:\n  {example}\n" in done.stdout  # not re-flowed
 
 
 def test_the_committed_man_page_is_current(capsys: pytest.CaptureFixture[str]) -> None:
