@@ -64,7 +64,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     tasks, energy, events = make_inputs()
-    params = plan_params(Config.model_validate({"planning": {"max_suggested_minutes_per_day": 480}}))
+    params = plan_params(
+        Config.model_validate({"planning": {"max_suggested_minutes_per_day": 480}})
+    )
     samples, planned = [], 0
     for _ in range(args.repeats):
         t0 = time.perf_counter()

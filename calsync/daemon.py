@@ -451,12 +451,12 @@ class Daemon:
         }
         scheduler.start()
         self._service_since, self._stopped_at = self.clock.now(), None
-        self._write_status()
-        self.notifier.ready("started; first poll running")
         self._next = {
             job.id: job.next_run_time.isoformat() if job.next_run_time else None
             for job in scheduler.get_jobs()
         }
+        self._write_status()
+        self.notifier.ready("started; first poll running")
         logger.info(
             "calsync running with %d source(s), %d target(s)", len(self.sources), len(self.targets)
         )
