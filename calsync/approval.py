@@ -33,7 +33,7 @@ from calsync.errors import InputError
 from calsync.learning.planner import ScoringParams
 from calsync.learning.schedule import PlannedBlock
 from calsync.learning.slots import slot_of
-from calsync.reconcile import Action, Create
+from calsync.reconcile import Action, Create, block_row
 from calsync.service import Calsync
 from calsync.store.store import SuggestionRow
 from calsync.targets.base import Target
@@ -82,26 +82,10 @@ def hold_for_approval(
         for block in proposed:
             assert block.id is not None
             if status.get(block.id, WITHDRAWN) in UNWRITTEN:
-                tx.save_suggestion(_proposal_row(user, target, block), now)
+                tx.save_suggestion(block_row(user, target, block, None, PROPOSED), now)
     if proposed:
         logger.info("%s: %d block(s) proposed, waiting for approval", target, len(proposed))
     return remaining, proposed
-
-
-def _proposal_row(user: str, target: str, block: PlannedBlock) -> SuggestionRow:
-    assert block.id is not None
-    return SuggestionRow(
-        id=block.id,
-        user_id=user,
-        task_type=block.task_type,
-        target=target,
-        remote_id=None,
-        start=block.start,
-        end=block.end,
-        score=block.score,
-        status=PROPOSED,
-        planned_start=block.start,
-    )
 
 
 def proposals(cs: Calsync, target: str | None = None) -> list[SuggestionRow]:

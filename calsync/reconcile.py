@@ -153,6 +153,25 @@ class Observation:
     orphans: list[OwnedEvent]
 
 
+def block_row(
+    user: str, target: str, block: PlannedBlock, remote_id: str | None, status: str
+) -> SuggestionRow:
+    """The suggestion record of a planned block (its id given) in ``status``."""
+    assert block.id is not None
+    return SuggestionRow(
+        id=block.id,
+        user_id=user,
+        task_type=block.task_type,
+        target=target,
+        remote_id=remote_id,
+        start=block.start,
+        end=block.end,
+        score=block.score,
+        status=status,
+        planned_start=block.start,
+    )
+
+
 def _same_times(row_start: datetime, row_end: datetime, event: OwnedEvent) -> bool:
     return row_start == event.start and row_end == event.end
 

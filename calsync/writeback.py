@@ -46,6 +46,7 @@ from calsync.reconcile import (
     Delete,
     Update,
     absences_to_confirm,
+    block_row,
     compute_actions,
     is_mass_absence,
     observe,
@@ -295,7 +296,8 @@ def run_cycle(cs: Calsync, target: Target, dry_run: bool = False) -> CycleReport
     with cs.store.write() as tx:
         for block in plan:  # an orphan at the planned place: adopt it, nothing to write
             if block.reason == "new" and block.id not in creating and block.id in remote_by_id:
-                adopted = _row(user, target.name, block, remote_by_id[block.id].remote_id, "active")
+                remote_id = remote_by_id[block.id].remote_id
+                adopted = block_row(user, target.name, block, remote_id, "active")
                 tx.save_suggestion(adopted, now)
     try:
         for action in actions:
@@ -417,24 +419,6 @@ def _count_changes(before: list[SuggestionRow], after: list[SuggestionRow]) -> d
     return counts
 
 
-def _row(
-    user: str, target: str, block: PlannedBlock, remote_id: str | None, status: str
-) -> SuggestionRow:
-    assert block.id is not None
-    return SuggestionRow(
-        id=block.id,
-        user_id=user,
-        task_type=block.task_type,
-        target=target,
-        remote_id=remote_id,
-        start=block.start,
-        end=block.end,
-        score=block.score,
-        status=status,
-        planned_start=block.start,
-    )
-
-
 def _execute(
     cs: Calsync,
     target: Target,
@@ -448,10 +432,10 @@ def _execute(
     if isinstance(action, Create):
         block = next(b for b in plan if b.id == action.content.suggestion_id)
         with cs.store.write() as tx:
-            tx.save_suggestion(_row(user, target.name, block, None, "creating"), now)
+            tx.save_suggestion(block_row(user, target.name, block, None, "creating"), now)
         remote_id = target.create(action.content)
         with cs.store.write() as tx:
-            tx.save_suggestion(_row(user, target.name, block, remote_id, "active"), now)
+            tx.save_suggestion(block_row(user, target.name, block, remote_id, "active"), now)
     elif isinstance(action, Update):
         block = next(b for b in plan if b.id == action.content.suggestion_id)
         with cs.store.read() as tx:
