@@ -431,11 +431,10 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         neutral = cs.config.learning.neutral_value
         week_start = args.week_start or cs.config.user.week_start
     if args.json:
-        from calsync.learning.slots import DAY_NAMES
+        from calsync.learning.slots import DAY_NAMES, week_rows
 
         grid = view.values.reshape(7, 24)
-        first = 0 if week_start == "sunday" else 1
-        days = [(first + i) % 7 for i in range(7)]
+        days = week_rows(week_start)
         print(
             json.dumps(
                 {
@@ -460,7 +459,9 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     if args.png is not None:
         from calsync.plot import heatmap_png
 
-        heatmap_png(view.values, args.png, f"{title} ({zone})", neutral=neutral)
+        heatmap_png(
+            view.values, args.png, f"{title} ({zone})", neutral=neutral, week_start=week_start
+        )
         print(f"wrote {args.png}")
         return 0
     print(

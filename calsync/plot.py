@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from calsync.errors import InputError
-from calsync.learning.slots import DAY_NAMES, SLOTS_PER_WEEK
+from calsync.learning.slots import DAY_NAMES, SLOTS_PER_WEEK, week_rows
 from calsync.secrets import write_atomically
 
 # Half-range of the colour scale when every value is neutral (nothing learned yet).
@@ -23,10 +23,17 @@ _FLAT_REACH = 0.05
 _LABEL_FROM = 0.01
 
 
-def heatmap_png(values: np.ndarray, path: Path, title: str, neutral: float = 0.5) -> Path:
+def heatmap_png(
+    values: np.ndarray,
+    path: Path,
+    title: str,
+    neutral: float = 0.5,
+    week_start: str = "monday",
+) -> Path:
     """Draw a 168-slot array as a 7 × 24 week heatmap and save it as a PNG.
 
-    Rows are Sunday (top) to Saturday, columns the local hours 0–23. The
+    Rows are Monday (top) to Sunday — Sunday to Saturday with ``week_start``
+    ``"sunday"`` — columns the local hours 0–23. The
     diverging colormap (red below, green above) is centred on ``neutral``
     and stretches symmetrically to the value farthest from it, like the
     terminal heatmap, so early small differences show; the colour bar gives
@@ -38,6 +45,7 @@ def heatmap_png(values: np.ndarray, path: Path, title: str, neutral: float = 0.5
         path: Where to write the PNG.
         title: Title above the grid (e.g. the task type).
         neutral: The value drawn as the colormap's centre.
+        week_start: ``"monday"`` (the weekly targets' order) or ``"sunday"``.
 
     Returns:
         ``path``.
@@ -59,7 +67,8 @@ def heatmap_png(values: np.ndarray, path: Path, title: str, neutral: float = 0.5
         raise InputError(f"a week has {SLOTS_PER_WEEK} slots, got {grid.size} values")
     if not np.isfinite(grid).all() or not np.isfinite(neutral):
         raise InputError("the heatmap values must be finite numbers")
-    grid = grid.reshape(7, 24)
+    days = week_rows(week_start)
+    grid = grid.reshape(7, 24)[days]
     reach = float(np.abs(grid - neutral).max())
     norm = CenteredNorm(vcenter=neutral, halfrange=reach if reach > 1e-9 else _FLAT_REACH)
 
@@ -71,7 +80,7 @@ def heatmap_png(values: np.ndarray, path: Path, title: str, neutral: float = 0.5
     axes.set_xlabel("hour of day (local time)")
     axes.set_ylabel("day of week")
     axes.set_xticks(range(24), [f"{hour:02d}" for hour in range(24)])
-    axes.set_yticks(range(7), list(DAY_NAMES))
+    axes.set_yticks(range(7), [DAY_NAMES[day] for day in days])
     axes.set_xticks(np.arange(-0.5, 24, 1), minor=True)
     axes.set_yticks(np.arange(-0.5, 7, 1), minor=True)
     axes.grid(which="minor", color="white", linewidth=0.8)

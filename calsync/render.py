@@ -13,7 +13,7 @@ from datetime import datetime, tzinfo
 import numpy as np
 
 from calsync.learning.progress import LearningProgress
-from calsync.learning.slots import DAY_NAMES
+from calsync.learning.slots import DAY_NAMES, week_rows
 from calsync.text import quote
 
 # 256-colour palette from low (red) through neutral (yellow) to high (green).
@@ -55,8 +55,7 @@ def heatmap(
         quote(title),
         "      " + "".join(f"{h:<2d}" if h % 3 == 0 else "  " for h in range(24)),
     ]
-    first = 0 if week_start == "sunday" else 1
-    for day in [(first + i) % 7 for i in range(7)]:
+    for day in week_rows(week_start):
         cells = "".join(_cell(v, color) for v in scaled[day])
         lines.append(f"{DAY_NAMES[day][:3]:<5} {cells}")
     steps = len(_PALETTE) if color else len(_SHADES)

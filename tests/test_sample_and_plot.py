@@ -369,3 +369,26 @@ def test_heatmap_png_reports_an_unwritable_path(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot write"):
         heatmap_png(np.full(168, 0.5), blocker / "deep.png", "Deep Coding")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-directory"]
+
+
+@pytest.mark.parametrize(("week_start", "top"), [("monday", 1), ("sunday", 0)])
+def test_heatmap_png_starts_the_week_as_configured(
+    tmp_path: Path, week_start: str, top: int
+) -> None:
+    """Monday first by default (the weekly targets' order), Sunday first on request."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    values = np.full(168, 0.5)
+    values[top * 24 : top * 24 + 24] = 0.9  # the day that must be the top row: all green
+    values[((top + 6) % 7) * 24 : ((top + 6) % 7) * 24 + 24] = 0.1  # the bottom row: all red
+    path = heatmap_png(values, tmp_path / "week.png", "x", week_start=week_start)
+    pixels = imread(path)[:, :, :3]
+    # The grid's cells: rows where most pixels are strongly green or strongly red.
+    r, g = pixels[:, :, 0], pixels[:, :, 1]
+    green, red = g > r + 0.25, r > g + 0.25
+    green_rows = np.nonzero(green.sum(axis=1) > pixels.shape[1] * 0.4)[0]
+    red_rows = np.nonzero(red.sum(axis=1) > pixels.shape[1] * 0.4)[0]
+    assert green_rows.size
+    assert red_rows.size
+    assert green_rows.max() < red_rows.min()  # that day on top, the day before it at the bottom

@@ -78,3 +78,9 @@ def slot_label(index: int) -> str:
     """Return a human label such as ``"Tuesday 09:00"`` for a slot index."""
     day, hour = split_index(index)
     return f"{DAY_NAMES[day]} {hour:02d}:00"
+
+
+def week_rows(week_start: str = "monday") -> list[int]:
+    """The days (0 = Sunday) in the order a week is shown: from Monday, or from Sunday."""
+    first = 0 if week_start == "sunday" else 1
+    return [(first + offset) % 7 for offset in range(7)]
