@@ -40,6 +40,7 @@ from calsync.writeback import purge, run_cycle
 from .fake_google import FakeGoogle
 from .radicale_server import RadicaleServer, Reply, Request
 from .test_sources_google import credentials
+from .test_targets_caldav import vevent
 from .test_writeback import make_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -252,24 +253,6 @@ class IcsHarness(Harness):
         self.path.write_bytes(self._saved)
 
 
-def _vevent(uid: str, summary: str, *extra: str) -> str:
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//a calendar app//EN",
-        "BEGIN:VEVENT",
-        f"UID:{uid}",
-        "DTSTAMP:20261101T000000Z",
-        "DTSTART:20261124T100000Z",
-        "DTEND:20261124T110000Z",
-        f"SUMMARY:{summary}",
-        *extra,
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "\r\n".join(lines) + "\r\n"
-
-
 class CaldavHarness(Harness):
     def __init__(self, tmp_path: Path) -> None:
         self.root = tmp_path / "radicale"
@@ -315,11 +298,11 @@ class CaldavHarness(Harness):
 
     def add_foreign(self) -> None:
         calendar = self.calendar()
-        calendar.add_event(_vevent("dentist", "Dentist"))
-        calendar.add_event(_vevent("csforeign@calsync", "Lunch", "DESCRIPTION:bring cash"))
+        calendar.add_event(vevent("dentist", "Dentist"))
+        calendar.add_event(vevent("csforeign@calsync", "Lunch", "DESCRIPTION:bring cash"))
 
     def add_malformed(self) -> str:
-        self.calendar().add_event(_vevent("broken", "⧗ Email", "X-CALSYNC-ID:"))
+        self.calendar().add_event(vevent("broken", "⧗ Email", "X-CALSYNC-ID:"))
         return "broken"
 
     def state(self) -> dict[str, bytes]:
