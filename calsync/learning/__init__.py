@@ -12,8 +12,9 @@ module of the core (``calsync.learning.slots``) costs only that module.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from calsync.lazy import exports
 
 if TYPE_CHECKING:
     from calsync.learning.habits import (
@@ -92,15 +93,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name of the core on first access."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'calsync.learning' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = exports(__name__, _LAZY, globals())
